@@ -1,0 +1,386 @@
+//! Command-line parsing: the commands, flags and environment variables of the contract.
+
+use crate::authority::Cloud;
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mssp-token",
+    version,
+    about = "Microsoft Entra ID tokens for MSSPs: sign in once per customer tenant, get app-only tokens, onboard many tenants",
+    long_about = None,
+    after_help = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 Entra refused (AADSTS), 4 interaction failed, 5 token check failed, 6 network, 7 storage, 8 some tenants failed.\nTry it without Azure: mssp-token login --sandbox"
+)]
+pub struct Cli {
+    /// Print what is sent where (never secrets or tokens) on stderr.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in to one customer tenant in the browser (authorization code + PKCE) and print or save the tokens.
+    Login(LoginArgs),
+    /// Get an app-only token by client credentials (secret, certificate or federated token).
+    Token(TokenArgs),
+    /// Redeem a saved refresh token (optionally for another resource) and rotate the saved file.
+    Refresh(RefreshArgs),
+    /// Print the admin-consent link for the multi-tenant app; with --listen, catch the result.
+    Consent(ConsentArgs),
+    /// Decode a JWT locally (never sent anywhere); with --require-role / --expect-* check it.
+    Inspect(InspectArgs),
+    /// Call a Defender API path with a token (e.g. `api /api/alerts`).
+    Api(ApiArgs),
+    /// Run a simulated Entra ID on loopback, for rehearsal and tests (its tokens are valid nowhere else).
+    Sandbox(SandboxArgs),
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Who is asking, of which tenant, for what.
+#[derive(Debug, Args, Clone)]
+pub struct IdentityArgs {
+    /// The customer's tenant: its ID (GUID) or a verified domain such as contoso.onmicrosoft.com.
+    #[arg(long, env = "AZURE_TENANT_ID", hide_env_values = true)]
+    pub tenant: Option<String>,
+
+    /// The application (client) ID of the app registration.
+    #[arg(long, env = "AZURE_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+
+    /// Read the client secret from this file (trailing newline trimmed). Or set AZURE_CLIENT_SECRET.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["client_secret_stdin", "client_secret"])]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Read the client secret from the first line of standard input.
+    #[arg(long, conflicts_with = "client_secret")]
+    pub client_secret_stdin: bool,
+
+    /// The client secret itself. Visible to other users in the process list: prefer AZURE_CLIENT_SECRET or --client-secret-file.
+    #[arg(long, value_name = "VALUE", hide_short_help = true)]
+    pub client_secret: Option<String>,
+
+    /// Authenticate with a certificate: PEM (certificate + private key) or PFX. Or set AZURE_CLIENT_CERTIFICATE_PATH.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["client_secret_file", "client_secret_stdin", "client_secret", "federated_token_file"])]
+    pub certificate: Option<PathBuf>,
+
+    /// Password of a PFX certificate (prefer AZURE_CLIENT_CERTIFICATE_PASSWORD: argv is visible to other users).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        requires = "certificate",
+        hide_short_help = true
+    )]
+    pub certificate_password: Option<String>,
+
+    /// Authenticate with a federated token (workload identity), re-read for every request. Or set AZURE_FEDERATED_TOKEN_FILE.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["client_secret_file", "client_secret_stdin", "client_secret"])]
+    pub federated_token_file: Option<PathBuf>,
+
+    /// The cloud whose login host to use.
+    #[arg(long, value_enum, default_value_t = Cloud::Public)]
+    pub cloud: Cloud,
+
+    /// Login host to use instead of the cloud's (e.g. the sandbox's http://127.0.0.1:PORT).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AZURE_AUTHORITY_HOST",
+        hide_env_values = true
+    )]
+    pub authority: Option<String>,
+
+    /// v1: the resource (API) to get a token for.
+    #[arg(long, value_name = "URI", conflicts_with = "scope")]
+    pub resource: Option<String>,
+
+    /// v2: a scope to ask for (repeatable); switches to the v2 endpoints.
+    #[arg(long, value_name = "S")]
+    pub scope: Vec<String>,
+
+    /// Extra trusted CA certificates (PEM), e.g. a TLS-inspecting proxy's or the sandbox's.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SSL_CERT_FILE",
+        hide_env_values = true
+    )]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    /// Also save the result as JSON to FILE (atomic write, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prompt {
+    SelectAccount,
+    Login,
+    Consent,
+    None,
+}
+
+impl Prompt {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::SelectAccount => "select_account",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The redirect URI registered on the app. http://localhost/... is served by a loopback
+    /// listener on any port; anything else switches to paste mode.
+    #[arg(
+        long,
+        value_name = "URI",
+        default_value = "http://localhost/SiemMsspConnector"
+    )]
+    pub redirect_uri: String,
+
+    /// Listen on this port instead of a free one (for SSH -L forwarding or containers).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Do not open a browser: print the URL, keep listening, and also accept the address the
+    /// browser landed on (or the code) pasted on standard input.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Command that opens the URL (e.g. a browser profile per customer: 'firefox -P contoso').
+    /// Default: $BROWSER, else the system browser.
+    #[arg(long, value_name = "CMD")]
+    pub browser_command: Option<String>,
+
+    /// What the sign-in page asks of the user.
+    #[arg(long, value_enum, default_value_t = Prompt::SelectAccount)]
+    pub prompt: Prompt,
+
+    /// Pre-fill the account name on the sign-in page.
+    #[arg(long, value_name = "UPN")]
+    pub login_hint: Option<String>,
+
+    /// Skip the home-realm discovery page for this domain.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain_hint: Option<String>,
+
+    /// Seconds to wait for the sign-in to come back.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub wait: u64,
+
+    /// Run the whole flow against a simulated Entra ID started in this process (no Azure needed).
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (default: a free port).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// JSON file with your own tenants and apps (default: a built-in set).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// An application permission the token must carry (repeatable), e.g. Alert.Read.All.
+    /// Checked before anything is printed: exit 5 if one is missing.
+    #[arg(long, value_name = "ROLE")]
+    pub require_role: Vec<String>,
+
+    /// Always ask Entra; neither read nor write the token cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token, or '-' to read it from standard input.
+    #[arg(value_name = "TOKEN", conflicts_with = "from")]
+    pub token: Option<String>,
+
+    /// Read the access token from a file saved with --save (or a file holding just the token).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// A role the token must carry (repeatable).
+    #[arg(long, value_name = "ROLE")]
+    pub require_role: Vec<String>,
+
+    /// The tenant ID (GUID) the token must be from.
+    #[arg(long, value_name = "GUID")]
+    pub expect_tenant: Option<String>,
+
+    /// The audience the token must be for, e.g. https://api.securitycenter.microsoft.com.
+    #[arg(long, value_name = "AUD")]
+    pub expect_audience: Option<String>,
+
+    /// text (default) or json.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+}
+
+/// Output of reports (inspect, consent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The token file saved by `login --save` (or an earlier `refresh`); it is rewritten with the new tokens.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// Output format on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentArgs {
+    /// The application (client) ID of the multi-tenant app.
+    #[arg(long, env = "AZURE_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+
+    /// The customer's tenant (GUID or domain); default: organizations (any work account's admin).
+    #[arg(long, env = "AZURE_TENANT_ID", hide_env_values = true)]
+    pub tenant: Option<String>,
+
+    /// The Defender docs' v1 link (common/oauth2/authorize?prompt=consent...) instead of v2 /adminconsent.
+    #[arg(long)]
+    pub v1: bool,
+
+    /// The scope to consent to (v2).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value = "https://api.securitycenter.microsoft.com/.default"
+    )]
+    pub scope: String,
+
+    /// Where Entra sends the admin after consenting (must be registered on the app).
+    #[arg(
+        long,
+        value_name = "URI",
+        default_value = "http://localhost/SiemMsspConnector"
+    )]
+    pub redirect_uri: String,
+
+    /// Open the link, catch the redirect on the loopback listener and report the result.
+    #[arg(long)]
+    pub listen: bool,
+
+    /// Listen on this port (with --listen).
+    #[arg(long, value_name = "N", requires = "listen", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Do not open a browser (with --listen): print the link and wait.
+    #[arg(long, requires = "listen")]
+    pub no_browser: bool,
+
+    /// Command that opens the link (with --listen).
+    #[arg(long, value_name = "CMD", requires = "listen")]
+    pub browser_command: Option<String>,
+
+    /// Seconds to wait for the admin (with --listen).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub wait: u64,
+
+    /// The cloud whose login host to use.
+    #[arg(long, value_enum, default_value_t = Cloud::Public)]
+    pub cloud: Cloud,
+
+    /// Login host to use instead of the cloud's.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AZURE_AUTHORITY_HOST",
+        hide_env_values = true
+    )]
+    pub authority: Option<String>,
+
+    /// text (default) or json.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The API path (e.g. /api/alerts?$top=10) or a full https URL.
+    #[arg(value_name = "PATH_OR_URL")]
+    pub path: String,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// Use the token saved in this file (by --save) instead of getting one by client credentials.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// The Defender XDR API host (api.security.microsoft.com) instead of Defender for Endpoint's.
+    #[arg(long)]
+    pub xdr: bool,
+
+    /// The API base URL to use instead of the cloud's (e.g. a regional host or the sandbox).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// HTTP method.
+    #[arg(long, short = 'X', value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+
+    /// JSON body, or @FILE to read it from a file.
+    #[arg(long, short = 'd', value_name = "JSON")]
+    pub data: Option<String>,
+
+    /// Follow @odata.nextLink and print every page's items as one "value" array.
+    #[arg(long)]
+    pub all: bool,
+
+    /// With --all: stop after this many pages.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_pages: u32,
+
+    /// Always ask Entra for the token; neither read nor write the token cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}

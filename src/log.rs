@@ -1,0 +1,24 @@
+//! `--verbose` progress lines on stderr, scrubbed of every known secret.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+pub fn verbose(msg: &str) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        eprintln!("mssp-token: {}", crate::redacted::scrub(msg));
+    }
+}
+
+/// A line the user should always see on stderr (prompts, hints, warnings).
+pub fn info(msg: &str) {
+    eprintln!("{}", crate::redacted::scrub(msg));
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("mssp-token: warning: {}", crate::redacted::scrub(msg));
+}

@@ -1,0 +1,88 @@
+//! mssp-token: wiring only. Parse the command line, run the command, map the outcome to the
+//! contract's exit code.
+
+mod aadsts;
+mod api;
+mod authority;
+mod browser;
+mod cache;
+mod certificate;
+mod checks;
+mod cli;
+mod client_credentials;
+mod consent;
+mod credentials;
+mod entra;
+mod error;
+mod federated;
+mod http;
+mod identity;
+mod inspect;
+mod interactive;
+mod jwt;
+mod listener;
+mod log;
+mod login;
+mod output;
+mod redacted;
+mod redirect;
+mod refresh;
+
+mod sandbox;
+mod storage;
+mod token;
+
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    log::set_verbose(cli.verbose);
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            error::report(&e);
+            error::exit_code_of(&e)
+        }
+    };
+    // Exit here: a thread still blocked on stdin must not keep the process alive.
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sandbox(args) => sandbox::run(sandbox::SandboxOptions {
+            port: args.port,
+            config: args.config,
+            ..Default::default()
+        }),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "mssp-token",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Login(args) => runtime()?.block_on(login::run(args)),
+        Command::Token(args) => runtime()?.block_on(client_credentials::run(args)),
+        Command::Refresh(args) => runtime()?.block_on(refresh::run(args)),
+        Command::Consent(args) => runtime()?.block_on(consent::run(args)),
+        Command::Api(args) => runtime()?.block_on(api::run(args)),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            error::fail(
+                error::Exit::Internal,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}

@@ -1,0 +1,366 @@
+//! Sandbox configuration: tenants, their users and grants, and app registrations.
+//!
+//! Either read from a JSON file (`mssp-token sandbox --config FILE`) or the built-in set below.
+//! Every struct denies unknown fields, so a typo is reported with the field's name.
+//!
+//! Simplification: a grant (consent) of an app in a tenant is not split per resource: its
+//! application roles and delegated scopes apply to whatever resource a token is requested for.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The whole sandbox configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Lifetime of authorization codes (Entra: about 10 minutes).
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime_secs: u64,
+    /// Lifetime of access and id tokens (`expires_in`).
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_secs: u64,
+    /// Lifetime of refresh tokens (Entra: 90 days, sliding).
+    #[serde(default = "default_refresh_lifetime")]
+    pub refresh_token_lifetime_secs: u64,
+    pub tenants: Vec<Tenant>,
+    pub apps: Vec<App>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Tenant GUID.
+    pub id: String,
+    /// Verified domain, e.g. contoso.onmicrosoft.com.
+    pub domain: String,
+    /// Display name.
+    pub name: String,
+    pub users: Vec<User>,
+    /// Apps consented in this tenant (an app is always usable in its home tenant).
+    #[serde(default)]
+    pub grants: Vec<GrantCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub upn: String,
+    pub name: String,
+    /// Object id (GUID).
+    pub oid: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantCfg {
+    pub client_id: String,
+    /// Application permissions granted (the `roles` claim); default: the app's `roles`.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    /// Delegated permissions granted (the `scp` claim); default: the app's `scopes`.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    pub client_id: String,
+    pub name: String,
+    /// Tenant (GUID or domain) where the app is registered.
+    pub home_tenant: String,
+    #[serde(default)]
+    pub multi_tenant: bool,
+    /// Public client flows allowed (no client secret needed for auth-code and refresh grants).
+    #[serde(default)]
+    pub public_client: bool,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+    /// Application permissions the registration asks for (granted by admin consent).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Delegated permissions the registration asks for.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// The secret's value (what a client sends).
+    pub value: String,
+    /// The secret's ID (a GUID; sending it instead of the value gives AADSTS7000215, as in Entra).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Expiry, RFC 3339 (e.g. "2024-06-30T00:00:00Z"); absent = never.
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(skip)]
+    pub expires_epoch: Option<u64>,
+}
+
+fn default_code_lifetime() -> u64 {
+    600
+}
+fn default_token_lifetime() -> u64 {
+    3599
+}
+fn default_refresh_lifetime() -> u64 {
+    90 * 24 * 3600
+}
+fn default_scopes() -> Vec<String> {
+    vec!["user_impersonation".to_string()]
+}
+
+impl Secret {
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_epoch.is_some_and(|e| now >= e)
+    }
+}
+
+impl Config {
+    /// Reads and validates a JSON configuration file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read sandbox config {}", path.display()))?;
+        let cfg: Config = serde_json::from_str(&text)
+            .with_context(|| format!("invalid sandbox config {}", path.display()))?;
+        cfg.validated()
+            .with_context(|| format!("invalid sandbox config {}", path.display()))
+    }
+
+    /// The built-in tenants and apps (fixed ids, so documentation can use them).
+    pub fn builtin() -> Config {
+        let cfg: Config =
+            serde_json::from_str(BUILTIN).expect("the built-in sandbox config is valid JSON");
+        cfg.validated()
+            .expect("the built-in sandbox config is consistent")
+    }
+
+    /// Normalises ids (lower-case GUIDs, home tenants as GUIDs) and checks consistency.
+    pub fn validated(mut self) -> Result<Config> {
+        if self.tenants.is_empty() {
+            bail!("tenants: at least one tenant is needed");
+        }
+        if self.apps.is_empty() {
+            bail!("apps: at least one app is needed");
+        }
+        let mut seen = HashSet::new();
+        let mut upns = HashSet::new();
+        for (i, t) in self.tenants.iter_mut().enumerate() {
+            t.id = guid(&t.id).with_context(|| format!("tenants[{i}].id"))?;
+            t.domain = t.domain.to_ascii_lowercase();
+            if !t.domain.contains('.') || t.domain.contains('/') || t.domain.contains(' ') {
+                bail!("tenants[{i}].domain: '{}' is not a domain name", t.domain);
+            }
+            for key in [t.id.clone(), t.domain.clone()] {
+                if !seen.insert(key.clone()) {
+                    bail!("tenants[{i}]: '{key}' is used by two tenants");
+                }
+            }
+            if t.users.is_empty() {
+                bail!("tenants[{i}].users: at least one user is needed");
+            }
+            for (j, u) in t.users.iter_mut().enumerate() {
+                u.oid = guid(&u.oid).with_context(|| format!("tenants[{i}].users[{j}].oid"))?;
+                if !u.upn.contains('@') {
+                    bail!("tenants[{i}].users[{j}].upn: '{}' is not a UPN", u.upn);
+                }
+                if !upns.insert(u.upn.to_ascii_lowercase()) {
+                    bail!("tenants[{i}].users[{j}].upn: '{}' is used twice", u.upn);
+                }
+            }
+            for (j, g) in t.grants.iter_mut().enumerate() {
+                g.client_id = guid(&g.client_id)
+                    .with_context(|| format!("tenants[{i}].grants[{j}].client_id"))?;
+            }
+        }
+        let tenant_ids: Vec<(String, String)> = self
+            .tenants
+            .iter()
+            .map(|t| (t.id.clone(), t.domain.clone()))
+            .collect();
+        let mut app_ids = HashSet::new();
+        for (i, a) in self.apps.iter_mut().enumerate() {
+            a.client_id = guid(&a.client_id).with_context(|| format!("apps[{i}].client_id"))?;
+            if !app_ids.insert(a.client_id.clone()) {
+                bail!("apps[{i}].client_id: '{}' is used twice", a.client_id);
+            }
+            let home = a.home_tenant.to_ascii_lowercase();
+            match tenant_ids.iter().find(|(id, d)| *id == home || *d == home) {
+                Some((id, _)) => a.home_tenant = id.clone(),
+                None => bail!(
+                    "apps[{i}].home_tenant: '{}' is not one of the tenants",
+                    a.home_tenant
+                ),
+            }
+            if a.redirect_uris.is_empty() {
+                bail!("apps[{i}].redirect_uris: at least one redirect URI is needed");
+            }
+            for (j, r) in a.redirect_uris.iter().enumerate() {
+                if url::Url::parse(r).is_err() || !r.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                    bail!("apps[{i}].redirect_uris[{j}]: '{r}' is not an absolute URL");
+                }
+            }
+            for (j, s) in a.secrets.iter_mut().enumerate() {
+                if s.value.is_empty() {
+                    bail!("apps[{i}].secrets[{j}].value: empty");
+                }
+                if let Some(id) = &s.id {
+                    s.id = Some(guid(id).with_context(|| format!("apps[{i}].secrets[{j}].id"))?);
+                }
+                if let Some(exp) = &s.expires {
+                    let t = humantime::parse_rfc3339_weak(exp).with_context(|| {
+                        format!("apps[{i}].secrets[{j}].expires: '{exp}' is not an RFC 3339 time")
+                    })?;
+                    s.expires_epoch = Some(epoch(t));
+                }
+            }
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            for (j, g) in t.grants.iter().enumerate() {
+                if !app_ids.contains(&g.client_id) {
+                    bail!(
+                        "tenants[{i}].grants[{j}].client_id: '{}' is not one of the apps",
+                        g.client_id
+                    );
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    pub fn tenant_by_id(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// A tenant by GUID or domain, case-insensitive.
+    pub fn find_tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
+        let k = id_or_domain.to_ascii_lowercase();
+        self.tenants.iter().find(|t| t.id == k || t.domain == k)
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&App> {
+        let k = client_id.to_ascii_lowercase();
+        self.apps.iter().find(|a| a.client_id == k)
+    }
+
+    /// A user by UPN (case-insensitive), with their home tenant.
+    pub fn user(&self, upn: &str) -> Option<(&Tenant, &User)> {
+        self.tenants.iter().find_map(|t| {
+            t.users
+                .iter()
+                .find(|u| u.upn.eq_ignore_ascii_case(upn))
+                .map(|u| (t, u))
+        })
+    }
+}
+
+impl App {
+    /// Whether the app may be used at all in tenant `tid` (multi-tenant, or its home tenant).
+    pub fn reachable_in(&self, tid: &str) -> bool {
+        self.multi_tenant || self.home_tenant == tid
+    }
+}
+
+/// Lower-case canonical GUID, or an error naming the value.
+fn guid(s: &str) -> Result<String> {
+    match uuid::Uuid::parse_str(s) {
+        Ok(u) if s.len() == 36 => Ok(u.hyphenated().to_string()),
+        _ => bail!("'{s}' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"),
+    }
+}
+
+pub fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The built-in set. Contoso is the main consented tenant, Fabrikam is consented with fewer
+/// roles, Northwind has not consented; the MSSP's own tenant is the apps' home.
+const BUILTIN: &str = r#"{
+  "code_lifetime_secs": 600,
+  "tenants": [
+    {
+      "id": "9ed38d36-d1a6-4200-9985-86bb0271d957",
+      "domain": "contoso.onmicrosoft.com",
+      "name": "Contoso",
+      "users": [
+        {"upn": "admin@contoso.onmicrosoft.com", "name": "Contoso Admin", "oid": "01b11418-86c7-466a-b822-c55750d55bf8"},
+        {"upn": "secops@contoso.onmicrosoft.com", "name": "Contoso SecOps Analyst", "oid": "6c695cd6-4cf1-487f-ac16-894fda637c86"}
+      ],
+      "grants": [
+        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All", "Incident.Read.All"]},
+        {"client_id": "32949881-2c1c-4f64-b3b6-ea7ed5bb7956", "roles": ["Alert.Read.All"]}
+      ]
+    },
+    {
+      "id": "c48fcbb1-e295-4b5c-b80f-1376e2cb1575",
+      "domain": "fabrikam.onmicrosoft.com",
+      "name": "Fabrikam",
+      "users": [
+        {"upn": "admin@fabrikam.onmicrosoft.com", "name": "Fabrikam Admin", "oid": "078a7e53-d2f1-4c53-947c-717ea235cdcd"}
+      ],
+      "grants": [
+        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All"]}
+      ]
+    },
+    {
+      "id": "76ac3db6-ba74-423b-903a-6de62ba90e30",
+      "domain": "northwind.onmicrosoft.com",
+      "name": "Northwind",
+      "users": [
+        {"upn": "admin@northwind.onmicrosoft.com", "name": "Northwind Admin", "oid": "bf43970c-9b28-47fb-abe0-ddf5b93e2d4d"}
+      ]
+    },
+    {
+      "id": "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7",
+      "domain": "mssp-provider.onmicrosoft.com",
+      "name": "MSSP (provider)",
+      "users": [
+        {"upn": "engineer@mssp-provider.onmicrosoft.com", "name": "MSSP Engineer", "oid": "244e3ec2-5b8e-48a3-be9f-2ffa23acb155"}
+      ]
+    }
+  ],
+  "apps": [
+    {
+      "client_id": "b64a329e-a098-404b-99fd-26066cccda7e",
+      "name": "MSSP SIEM Connector (sandbox)",
+      "home_tenant": "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7",
+      "multi_tenant": true,
+      "redirect_uris": ["http://localhost/SiemMsspConnector", "https://mssp.example.com/SiemMsspConnector"],
+      "secrets": [
+        {"value": "sandbox-secret-MsspSiem~8Kq2.Vx7nR4tZ", "id": "490973e6-1a5e-45fb-b884-6ead94e88b9d"}
+      ],
+      "roles": ["Alert.Read.All", "Incident.Read.All"],
+      "scopes": ["user_impersonation"]
+    },
+    {
+      "client_id": "32949881-2c1c-4f64-b3b6-ea7ed5bb7956",
+      "name": "MSSP Legacy Connector (sandbox, expired secret)",
+      "home_tenant": "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7",
+      "multi_tenant": true,
+      "redirect_uris": ["http://localhost/SiemMsspConnector"],
+      "secrets": [
+        {"value": "sandbox-expired-secret~Legacy.2024", "id": "6e4d4046-bc98-4b42-be5b-a7b2e42c2bbf", "expires": "2024-06-30T00:00:00Z"}
+      ],
+      "roles": ["Alert.Read.All"]
+    },
+    {
+      "client_id": "f95a6c0b-7f8c-48dc-89fc-63be220e6b35",
+      "name": "Contoso Internal Tool (sandbox, single-tenant)",
+      "home_tenant": "contoso.onmicrosoft.com",
+      "multi_tenant": false,
+      "redirect_uris": ["http://localhost/ContosoTool"],
+      "secrets": [
+        {"value": "sandbox-secret-ContosoTool~3Fp9.Wm1"}
+      ],
+      "roles": ["Alert.Read.All"]
+    }
+  ]
+}"#;

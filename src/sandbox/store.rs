@@ -1,0 +1,287 @@
+//! Server-side state: consents (grants), pending sign-in requests, authorization codes and
+//! refresh tokens. Lives behind one Mutex in the server.
+
+use super::config::{App, Config};
+use super::keys::random_token;
+use super::scopes::Scopes;
+use std::collections::HashMap;
+
+/// Caps so a flood of requests cannot grow memory without bound.
+const MAX_PENDING: usize = 10_000;
+const MAX_CODES: usize = 50_000;
+const MAX_REFRESH: usize = 50_000;
+/// How long a rendered sign-in page stays valid.
+const PENDING_LIFETIME: u64 = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+impl Version {
+    pub fn label(self) -> &'static str {
+        match self {
+            Version::V1 => "v1.0",
+            Version::V2 => "v2.0",
+        }
+    }
+}
+
+/// What a token is for: a v1 resource, or v2 scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// v1; `None` when the authorize request named no resource (e.g. the Defender docs'
+    /// admin-consent link): the token request must then name one.
+    V1 {
+        resource: Option<String>,
+    },
+    V2(Scopes),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// .../oauth2/authorize: ends with a code.
+    Authorize,
+    /// .../v2.0/adminconsent: ends with admin_consent=True&tenant=...
+    AdminConsent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub value: String,
+    /// S256, otherwise plain.
+    pub s256: bool,
+}
+
+/// A validated authorize (or admin-consent) request, kept server-side while the page is shown.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub flow: Flow,
+    pub version: Version,
+    /// Tenant GUID of the path; `None` for common/organizations.
+    pub path_tenant: Option<String>,
+    pub client_id: String,
+    /// Effective redirect URI (the exact string sent, or the app's first one if none was sent).
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub target: Target,
+    pub login_hint: Option<String>,
+    /// adminconsent's `scope`, echoed back.
+    pub admin_scope: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub upn: String,
+    pub name: String,
+    pub oid: String,
+    /// Home tenant of the account (the token's `tid`).
+    pub tid: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeEntry {
+    pub req: AuthRequest,
+    pub account: Account,
+    pub expires: u64,
+    pub redeemed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshState {
+    Active,
+    /// Already exchanged for a newer one.
+    Rotated,
+    /// Revoked by /sandbox/revoke-sessions (password reset, revoke-sessions).
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshEntry {
+    pub client_id: String,
+    pub account: Account,
+    pub version: Version,
+    pub target: Target,
+    pub path_tenant: Option<String>,
+    pub expires: u64,
+    pub state: RefreshState,
+}
+
+/// One app's consent in one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+pub struct Store {
+    grants: HashMap<(String, String), Grant>,
+    pending: HashMap<String, (AuthRequest, u64)>,
+    codes: HashMap<String, CodeEntry>,
+    refresh: HashMap<String, RefreshEntry>,
+    last_purge: u64,
+}
+
+impl Store {
+    /// Seeds the grants: every configured grant, plus each app in its home tenant.
+    pub fn new(cfg: &Config) -> Store {
+        let mut grants = HashMap::new();
+        for t in &cfg.tenants {
+            for g in &t.grants {
+                let app = cfg.app(&g.client_id);
+                let roles = g
+                    .roles
+                    .clone()
+                    .unwrap_or_else(|| app.map(|a| a.roles.clone()).unwrap_or_default());
+                let scopes = g
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| app.map(|a| a.scopes.clone()).unwrap_or_default());
+                grants.insert((t.id.clone(), g.client_id.clone()), Grant { roles, scopes });
+            }
+        }
+        for a in &cfg.apps {
+            grants
+                .entry((a.home_tenant.clone(), a.client_id.clone()))
+                .or_insert_with(|| Grant {
+                    roles: a.roles.clone(),
+                    scopes: a.scopes.clone(),
+                });
+        }
+        Store {
+            grants,
+            pending: HashMap::new(),
+            codes: HashMap::new(),
+            refresh: HashMap::new(),
+            last_purge: 0,
+        }
+    }
+
+    pub fn grant(&self, tid: &str, client_id: &str) -> Option<&Grant> {
+        self.grants.get(&(tid.to_string(), client_id.to_string()))
+    }
+
+    /// Records consent of `app` in `tid` (admin consent: the app's roles and scopes) if missing,
+    /// and adds `extra_scopes` (v2 dynamic consent for named permissions).
+    pub fn consent(&mut self, tid: &str, app: &App, extra_scopes: &[String]) {
+        let g = self
+            .grants
+            .entry((tid.to_string(), app.client_id.clone()))
+            .or_insert_with(|| Grant {
+                roles: app.roles.clone(),
+                scopes: app.scopes.clone(),
+            });
+        for s in extra_scopes {
+            if !g.scopes.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                g.scopes.push(s.clone());
+            }
+        }
+    }
+
+    pub fn revoke_consent(&mut self, tid: &str, client_id: &str) -> bool {
+        self.grants
+            .remove(&(tid.to_string(), client_id.to_string()))
+            .is_some()
+    }
+
+    /// Revokes the refresh tokens of a tenant's users (or of one user); returns how many.
+    pub fn revoke_sessions(&mut self, tid: &str, upn: Option<&str>) -> usize {
+        let mut n = 0;
+        for rt in self.refresh.values_mut() {
+            let user_matches = upn.map_or(true, |u| rt.account.upn.eq_ignore_ascii_case(u));
+            if rt.account.tid == tid && user_matches && rt.state == RefreshState::Active {
+                rt.state = RefreshState::Revoked;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub fn add_pending(&mut self, req: AuthRequest, now: u64) -> String {
+        self.purge(now);
+        make_room(&mut self.pending, MAX_PENDING);
+        let id = random_token(24);
+        self.pending
+            .insert(id.clone(), (req, now + PENDING_LIFETIME));
+        id
+    }
+
+    /// Single use: the page's request id is consumed by the POST.
+    pub fn take_pending(&mut self, id: &str, now: u64) -> Option<AuthRequest> {
+        match self.pending.remove(id) {
+            Some((req, exp)) if now < exp => Some(req),
+            _ => None,
+        }
+    }
+
+    pub fn add_code(
+        &mut self,
+        req: AuthRequest,
+        account: Account,
+        lifetime: u64,
+        now: u64,
+    ) -> String {
+        self.purge(now);
+        make_room(&mut self.codes, MAX_CODES);
+        let code = format!("0.A{}", random_token(96));
+        self.codes.insert(
+            code.clone(),
+            CodeEntry {
+                req,
+                account,
+                expires: now + lifetime,
+                redeemed: false,
+            },
+        );
+        code
+    }
+
+    pub fn code_mut(&mut self, code: &str) -> Option<&mut CodeEntry> {
+        self.codes.get_mut(code)
+    }
+
+    pub fn add_refresh(&mut self, entry: RefreshEntry, now: u64) -> String {
+        self.purge(now);
+        make_room(&mut self.refresh, MAX_REFRESH);
+        let token = format!("1.A{}", random_token(160));
+        self.refresh.insert(token.clone(), entry);
+        token
+    }
+
+    pub fn refresh_mut(&mut self, token: &str) -> Option<&mut RefreshEntry> {
+        self.refresh.get_mut(token)
+    }
+
+    /// Drops expired entries (at most once a minute). Redeemed codes and rotated refresh tokens
+    /// stay until they expire, so reuse is answered with 54005 / 70008.
+    fn purge(&mut self, now: u64) {
+        if now < self.last_purge + 60 {
+            return;
+        }
+        self.last_purge = now;
+        self.pending.retain(|_, (_, exp)| now < *exp);
+        self.codes.retain(|_, c| now < c.expires);
+        self.refresh.retain(|_, r| now < r.expires);
+    }
+}
+
+/// Removes one arbitrary entry when a map is full.
+fn make_room<V>(map: &mut HashMap<String, V>, cap: usize) {
+    if map.len() >= cap {
+        if let Some(k) = map.keys().next().cloned() {
+            map.remove(&k);
+        }
+    }
+}

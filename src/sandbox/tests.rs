@@ -1,0 +1,1 @@
+//! End-to-end tests against a running sandbox (reqwest over loopback).

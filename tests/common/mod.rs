@@ -1,0 +1,189 @@
+//! Shared test support: a real `mssp-token sandbox` process on loopback, the browser stand-in,
+//! and helpers to read what they saw.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("mssp-token")
+}
+
+/// A running `mssp-token sandbox`, killed on drop.
+pub struct Sandbox {
+    child: Child,
+    pub info: Value,
+}
+
+impl Sandbox {
+    pub fn start() -> Sandbox {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Sandbox {
+        let mut child = Command::new(bin())
+            .arg("sandbox")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mssp-token sandbox");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("sandbox first line");
+        let info: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("sandbox first line is not JSON ({e}): {line:?}"));
+        // Keep draining whatever else it prints.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        Sandbox { child, info }
+    }
+
+    pub fn authority(&self) -> String {
+        self.info["authority"].as_str().unwrap().to_string()
+    }
+
+    /// The first tenant whose `consented` matches.
+    pub fn tenant(&self, consented: bool) -> &Value {
+        self.info["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["consented"].as_bool() == Some(consented))
+            .expect("a tenant with that consent state")
+    }
+
+    /// Another consented tenant than `tenant(true)`.
+    pub fn other_tenant(&self) -> &Value {
+        self.info["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["consented"].as_bool() == Some(true))
+            .nth(1)
+            .expect("a second consented tenant")
+    }
+
+    /// The main app (multi-tenant, secret valid).
+    pub fn app(&self) -> &Value {
+        self.info["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| {
+                a["secret_expired"].as_bool() == Some(false)
+                    && a["multi_tenant"].as_bool() == Some(true)
+            })
+            .expect("a multi-tenant app with a valid secret")
+    }
+
+    pub fn expired_app(&self) -> &Value {
+        self.info["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["secret_expired"].as_bool() == Some(true))
+            .expect("an app with an expired secret")
+    }
+
+    /// `mssp-token login` against this sandbox with the main app and tenant, the browser
+    /// stand-in logging to `log`. `args` are added; --tenant, --client-id and --wait default
+    /// to the main tenant, the main app and 20 s unless `args` name them.
+    pub fn login(&self, log: &Path, args: &[&str]) -> Command {
+        let app = self.app();
+        let tenant = self.tenant(true);
+        let mut cmd = Command::new(bin());
+        cmd.arg("login").arg("--authority").arg(self.authority());
+        let defaults = [
+            ("--tenant", tenant["domain"].as_str().unwrap().to_string()),
+            (
+                "--client-id",
+                app["client_id"].as_str().unwrap().to_string(),
+            ),
+            ("--wait", "20".to_string()),
+        ];
+        for (flag, value) in defaults {
+            if !args.contains(&flag) {
+                cmd.arg(flag).arg(value);
+            }
+        }
+        cmd.args(args)
+            .env(
+                "AZURE_CLIENT_SECRET",
+                app["client_secret"].as_str().unwrap(),
+            )
+            .env("BROWSER", fake_browser())
+            .env("FAKE_BROWSER_LOG", log)
+            .env_remove("AZURE_TENANT_ID")
+            .env_remove("AZURE_CLIENT_ID")
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("FAKE_BROWSER_ACTION")
+            .env_remove("FAKE_BROWSER_ACCOUNT")
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn fake_browser() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_browser.py");
+    format!("python3 {}", p.display())
+}
+
+/// The JSON lines the browser stand-in wrote.
+pub fn browser_log(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub fn step<'a>(log: &'a [Value], name: &str) -> Option<&'a Value> {
+    log.iter().find(|e| e["step"] == name)
+}
+
+/// Decodes a JWT's claims (test-side, independent of the tool's decoder).
+pub fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("three-part JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a command to completion; a panic in mssp-token fails the test.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run mssp-token");
+    let o = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !o.stderr.contains("panicked"),
+        "mssp-token panicked:\n{}",
+        o.stderr
+    );
+    o
+}
