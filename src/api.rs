@@ -271,7 +271,7 @@ fn explain(resp: &crate::http::Response, url: &Url, token: &str) -> anyhow::Erro
             .and_then(|v| v.get("error"))
             .and_then(|e| e.get(k))
             .and_then(Value::as_str)
-            .map(|s| printable(s))
+            .map(printable)
     };
     let said = match (field("code"), field("message")) {
         (Some(c), Some(m)) => format!("{c}: {m}"),

@@ -102,7 +102,7 @@ fn save_writes_the_json_object_with_mode_0600() {
     let dir = tmp();
     let log = dir.path().join("browser.log");
     let file = dir.path().join("contoso.json");
-    let out = run(&mut sb.login(&log, &["-o", "raw"]).arg("--save").arg(&file));
+    let out = run(sb.login(&log, &["-o", "raw"]).arg("--save").arg(&file));
     assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
     let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(saved["access_token"].as_str().unwrap(), out.stdout.trim());
@@ -207,7 +207,7 @@ fn user_cancel_exits_4_with_the_reason() {
     let sb = Sandbox::start();
     let dir = tmp();
     let log = dir.path().join("browser.log");
-    let out = run(&mut sb.login(&log, &[]).env("FAKE_BROWSER_ACTION", "cancel"));
+    let out = run(sb.login(&log, &[]).env("FAKE_BROWSER_ACTION", "cancel"));
     assert_eq!(out.code, 4, "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains("AADSTS65004"), "{}", out.stderr);
     assert!(out.stderr.contains("trace ID"), "{}", out.stderr);

@@ -127,7 +127,7 @@ fn empty_secret_file() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("secret");
     std::fs::write(&f, "\n").unwrap();
-    let out = run(&mut login(&["--tenant", TENANT, "--client-id", CLIENT])
+    let out = run(login(&["--tenant", TENANT, "--client-id", CLIENT])
         .arg("--client-secret-file")
         .arg(&f));
     expect(&out, 2, "the file is empty");

@@ -122,6 +122,7 @@ impl Resp {
         self
     }
 
+    #[cfg(test)]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

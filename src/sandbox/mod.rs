@@ -1,6 +1,16 @@
 //! `mssp-token sandbox`: a simulated Microsoft Entra ID on loopback (v1 and v2 authorize, token,
 //! discovery and keys), for rehearsal and tests. Its tokens are valid nowhere else.
 //!
+//! Routes (authority = http://127.0.0.1:PORT; {t} = tenant GUID or domain, or common/organizations):
+//! - GET|POST /{t}/oauth2/authorize, /{t}/oauth2/v2.0/authorize: sign-in + consent page
+//!   (or, with prompt=none, a silent answer); GET /{t}/v2.0/adminconsent
+//! - POST /sandbox/signin: the page's form (fields request, account, action=accept|cancel)
+//! - POST /{t}/oauth2/token, /{t}/oauth2/v2.0/token: authorization_code, refresh_token,
+//!   client_credentials
+//! - GET /{t}/v2.0/.well-known/openid-configuration, /{t}/.well-known/openid-configuration,
+//!   /{t}/discovery/v2.0/keys, /{t}/discovery/keys
+//! - GET /sandbox/info; POST /sandbox/revoke-consent, /sandbox/revoke-sessions (test controls)
+//!
 //! This module is deliberately independent of the rest of the crate (no `crate::` imports
 //! outside `sandbox`): a bug in the client cannot hide the same bug here.
 

@@ -31,7 +31,7 @@ pub async fn simulated_user_sign_in(authorize_url: &str) -> Result<String> {
         .send()
         .await
         .context("the simulated user could not open the authorize URL")?;
-    let (mut resp, mut upn) = if resp.status().is_redirection() {
+    let (resp, mut upn) = if resp.status().is_redirection() {
         // prompt=none: no page.
         let upn = sandbox_account(&resp).or(hint);
         (resp, upn)

@@ -112,7 +112,6 @@ pub enum RefreshState {
 pub struct RefreshEntry {
     pub client_id: String,
     pub account: Account,
-    pub version: Version,
     pub target: Target,
     pub path_tenant: Option<String>,
     pub expires: u64,
@@ -200,7 +199,7 @@ impl Store {
     pub fn revoke_sessions(&mut self, tid: &str, upn: Option<&str>) -> usize {
         let mut n = 0;
         for rt in self.refresh.values_mut() {
-            let user_matches = upn.map_or(true, |u| rt.account.upn.eq_ignore_ascii_case(u));
+            let user_matches = upn.is_none_or(|u| rt.account.upn.eq_ignore_ascii_case(u));
             if rt.account.tid == tid && user_matches && rt.state == RefreshState::Active {
                 rt.state = RefreshState::Revoked;
                 n += 1;

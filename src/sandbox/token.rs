@@ -315,7 +315,6 @@ fn authorization_code(
             RefreshEntry {
                 client_id: app.client_id.clone(),
                 account: account.clone(),
-                version,
                 target,
                 path_tenant: ar.path_tenant.clone(),
                 expires: now() + inner.cfg.refresh_token_lifetime_secs,

@@ -187,3 +187,47 @@ pub fn run(cmd: &mut Command) -> Output {
     );
     o
 }
+
+/// `mssp-token <cmd>` with a clean environment, the main app's identity against this
+/// sandbox, and a private token cache in `cache`.
+pub fn app_cmd(sb: &Sandbox, cmd: &str, cache: &Path) -> Command {
+    let app = sb.app();
+    let mut c = Command::new(bin());
+    c.arg(cmd)
+        .arg("--authority")
+        .arg(sb.authority())
+        .arg("--client-id")
+        .arg(app["client_id"].as_str().unwrap())
+        .env(
+            "AZURE_CLIENT_SECRET",
+            app["client_secret"].as_str().unwrap(),
+        )
+        .env("MSSP_TOKEN_CACHE_DIR", cache)
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env_remove("SSL_CERT_FILE")
+        .stdin(Stdio::null());
+    c
+}
+
+impl Sandbox {
+    /// A tenant by its name in the sandbox's list (e.g. "Fabrikam").
+    pub fn tenant_named(&self, name: &str) -> &Value {
+        self.info["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no tenant named {name}"))
+    }
+
+    /// Kills the sandbox process now (to prove a command made no network call).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
