@@ -159,7 +159,7 @@ fn xdr_host(cloud: crate::authority::Cloud) -> Option<&'static str> {
     }
 }
 
-fn check_scheme(u: &Url, what: &str) -> Result<()> {
+pub fn check_scheme(u: &Url, what: &str) -> Result<()> {
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(u) => Ok(()),
@@ -170,7 +170,7 @@ fn check_scheme(u: &Url, what: &str) -> Result<()> {
     }
 }
 
-fn target_url(base: &Url, path: &str) -> Result<Url> {
+pub fn target_url(base: &Url, path: &str) -> Result<Url> {
     let path = path.trim();
     if path.starts_with("https://") || path.starts_with("http://") {
         let u = Url::parse(path)
@@ -264,7 +264,7 @@ async fn token(http: &Http, args: &ApiArgs) -> Result<String> {
     Ok(set.access_token)
 }
 
-fn explain(resp: &crate::http::Response, url: &Url, token: &str) -> anyhow::Error {
+pub fn explain(resp: &crate::http::Response, url: &Url, token: &str) -> anyhow::Error {
     let err = serde_json::from_slice::<Value>(&resp.body).ok();
     let field = |k: &str| {
         err.as_ref()

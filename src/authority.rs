@@ -6,7 +6,8 @@ use anyhow::Result;
 use url::Url;
 
 /// The sovereign clouds of Microsoft Entra ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Cloud {
     /// Azure public cloud (and GCC)
     Public,

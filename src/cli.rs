@@ -36,6 +36,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Call a Defender API path with a token (e.g. `api /api/alerts`).
     Api(ApiArgs),
+    /// For every tenant in a file: a token, the role check and an API probe; one NDJSON line each.
+    Onboard(OnboardArgs),
     /// Run a simulated Entra ID on loopback, for rehearsal and tests (its tokens are valid nowhere else).
     Sandbox(SandboxArgs),
     /// Print shell completions.
@@ -383,4 +385,50 @@ pub struct ApiArgs {
     /// Always ask Entra for the token; neither read nor write the token cache.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardArgs {
+    /// TOML ([defaults], [[tenant]]) or a plain list of tenant IDs/domains, one a line.
+    #[arg(long, value_name = "FILE")]
+    pub tenants: PathBuf,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// A role every tenant's token must carry (repeatable; the file's require_roles wins).
+    #[arg(long, value_name = "ROLE")]
+    pub require_role: Vec<String>,
+
+    /// An API path to call with each tenant's token, e.g. '/api/alerts?$top=1'.
+    #[arg(long, value_name = "PATH")]
+    pub probe: Option<String>,
+
+    /// API base URL for the probe (default: the cloud's Defender for Endpoint API).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Tenants processed at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+
+    /// Seconds one tenant may take, retries included.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub deadline: u64,
+
+    /// At most this many requests per second in all (keeps a large run under Entra's throttling).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rps: Option<u32>,
+
+    /// Write the NDJSON report to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Run only the K-th of N slices of the tenant list (1-based), e.g. 2/8 in a CI matrix.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Run only the tenants that failed in an earlier report.
+    #[arg(long, value_name = "REPORT")]
+    pub only_failed: Option<PathBuf>,
 }

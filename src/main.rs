@@ -23,6 +23,7 @@ mod jwt;
 mod listener;
 mod log;
 mod login;
+mod onboard;
 mod output;
 mod redacted;
 mod redirect;
@@ -30,6 +31,7 @@ mod refresh;
 
 mod sandbox;
 mod storage;
+mod tenants_file;
 mod token;
 
 use clap::{CommandFactory, Parser};
@@ -71,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(args) => runtime()?.block_on(consent::run(args)),
         Command::Api(args) => runtime()?.block_on(api::run(args)),
         Command::Inspect(args) => inspect::run(args),
+        Command::Onboard(args) => runtime()?.block_on(onboard::run(args)),
     }
 }
 

@@ -148,14 +148,3 @@ mod tests {
         assert!(!ct_eq("abc", "abcd"));
     }
 }
-#[cfg(test)]
-mod tmp_timing {
-    #[test]
-    fn tmp_keygen_timing() {
-        for _ in 0..5 {
-            let t = std::time::Instant::now();
-            let _k = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-            eprintln!("keygen {:?}", t.elapsed());
-        }
-    }
-}
