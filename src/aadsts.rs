@@ -115,7 +115,6 @@ impl EntraError {
         }
     }
 
-    #[allow(dead_code)] // used by `refresh`
     /// True when a stored refresh token can no longer be used and a new sign-in is needed.
     pub fn refresh_token_is_dead(&self) -> bool {
         matches!(self.code, Some(700082 | 70008 | 50173 | 50076 | 53003))

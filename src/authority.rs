@@ -27,7 +27,6 @@ impl Cloud {
     }
 
     /// Defender for Endpoint API host, where the cloud has one.
-    #[allow(dead_code)] // used by `api`
     pub fn defender_api(self) -> Option<&'static str> {
         match self {
             Cloud::Public => Some("https://api.securitycenter.microsoft.com"),

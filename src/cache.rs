@@ -21,7 +21,6 @@ pub struct Cache {
 /// Held while a key is being looked up and refreshed; dropping it releases the lock.
 pub struct KeyLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl Cache {
@@ -66,7 +65,7 @@ impl Cache {
             .map_err(|e| storage_error(&path, "cannot open the lock file", e))?;
         file.lock()
             .map_err(|e| storage_error(&path, "cannot take the lock", e))?;
-        Ok(KeyLock { _file: file, path })
+        Ok(KeyLock { _file: file })
     }
 
     /// A cached token with more than [`MIN_REMAINING`] seconds left.
@@ -89,13 +88,6 @@ impl Cache {
     pub fn put(&self, key: &str, set: &TokenSet, _lock: &KeyLock) -> Result<()> {
         let path = self.dir.join(format!("{key}.json"));
         crate::storage::write_atomic(&path, crate::output::json(set).as_bytes())
-    }
-}
-
-impl KeyLock {
-    #[allow(dead_code)]
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
     }
 }
 

@@ -15,7 +15,6 @@ pub enum Exit {
     Check = 5,
     Network = 6,
     Storage = 7,
-    #[allow(dead_code)] // used by `onboard`
     SomeFailed = 8,
 }
 

@@ -9,7 +9,6 @@ use serde_json::Value;
 /// A decoded (unverified) JWT.
 #[derive(Debug, Clone)]
 pub struct Jwt {
-    #[allow(dead_code)] // used by `inspect`
     pub header: Value,
     pub claims: Value,
 }
@@ -43,7 +42,6 @@ impl Jwt {
         self.claims.get(name).and_then(Value::as_str)
     }
 
-    #[allow(dead_code)] // used by `inspect`
     pub fn num_claim(&self, name: &str) -> Option<u64> {
         let v = self.claims.get(name)?;
         v.as_u64()
@@ -57,7 +55,6 @@ impl Jwt {
     }
 
     /// Application permissions (the `roles` claim).
-    #[allow(dead_code)] // used by `token --require-role` and `inspect`
     pub fn roles(&self) -> Vec<String> {
         match self.claims.get("roles") {
             Some(Value::Array(a)) => a

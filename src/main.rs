@@ -1,41 +1,11 @@
 //! mssp-token: wiring only. Parse the command line, run the command, map the outcome to the
 //! contract's exit code.
 
-mod aadsts;
-mod api;
-mod authority;
-mod browser;
-mod cache;
-mod certificate;
-mod checks;
-mod cli;
-mod client_credentials;
-mod consent;
-mod credentials;
-mod entra;
-mod error;
-mod federated;
-mod http;
-mod identity;
-mod inspect;
-mod interactive;
-mod jwt;
-mod listener;
-mod log;
-mod login;
-mod onboard;
-mod output;
-mod redacted;
-mod redirect;
-mod refresh;
-
-mod sandbox;
-mod storage;
-mod tenants_file;
-mod token;
-
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command};
+use mssp_token::cli::{Cli, Command};
+use mssp_token::{
+    api, client_credentials, consent, error, inspect, log, login, onboard, refresh, sandbox,
+};
 
 fn main() {
     let cli = Cli::parse();

@@ -40,7 +40,10 @@ pub struct TenantResult {
 pub async fn run(args: OnboardArgs) -> Result<()> {
     let shown = args.tenants.display().to_string();
     let text = std::fs::read_to_string(&args.tenants).map_err(|e| {
-        usage(format!("--tenants {shown}: cannot read it ({})", crate::credentials::io_reason(&e)))
+        usage(format!(
+            "--tenants {shown}: cannot read it ({})",
+            crate::credentials::io_reason(&e)
+        ))
     })?;
     let file = tenants_file::parse(&text, &shown)?;
     let mut entries = file.tenants.clone();
@@ -67,9 +70,17 @@ pub async fn run(args: OnboardArgs) -> Result<()> {
     let credential = credentials::resolve(&SecretSources {
         file: args.identity.client_secret_file.clone(),
         stdin: args.identity.client_secret_stdin,
-        value: args.identity.client_secret.as_deref().map(SecretString::new),
+        value: args
+            .identity
+            .client_secret
+            .as_deref()
+            .map(SecretString::new),
         certificate: args.identity.certificate.clone(),
-        certificate_password: args.identity.certificate_password.as_deref().map(SecretString::new),
+        certificate_password: args
+            .identity
+            .certificate_password
+            .as_deref()
+            .map(SecretString::new),
         federated_token_file: args.identity.federated_token_file.clone(),
     })?;
     // Check every entry before any request: a bad file fails whole, with its line.
@@ -121,7 +132,10 @@ pub async fn run(args: OnboardArgs) -> Result<()> {
         pb.finish_and_clear();
     }
     if let Some(report) = &args.report {
-        crate::storage::write_atomic(report, crate::redacted::scrub(&String::from_utf8_lossy(&buffer)).as_bytes())?;
+        crate::storage::write_atomic(
+            report,
+            crate::redacted::scrub(&String::from_utf8_lossy(&buffer)).as_bytes(),
+        )?;
     }
     let summary = summarize(&results, started.elapsed());
     crate::log::info(&summary);
@@ -156,7 +170,8 @@ fn plan(
     let client_id = s.client_id.as_deref().ok_or_else(|| {
         at("no client_id: set it in [defaults], on the tenant, or pass --client-id".into())
     })?;
-    let client_id = crate::authority::parse_client_id(client_id).map_err(|err| at(err.to_string()))?;
+    let client_id =
+        crate::authority::parse_client_id(client_id).map_err(|err| at(err.to_string()))?;
     let cloud = s.cloud.unwrap_or(args.identity.cloud);
     let tenant = Tenant::parse(&e.tenant).map_err(|err| at(err.to_string()))?;
     let authority = Authority::new(cloud, args.identity.authority.as_deref(), tenant)?;
@@ -164,7 +179,9 @@ fn plan(
         (Some(_), Some(_)) if e.settings.scope.is_none() && e.settings.resource.is_none() => {
             return Err(at("both scope and resource are set; keep one".into()))
         }
-        (Some(sc), _) if e.settings.resource.is_none() => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
+        (Some(sc), _) if e.settings.resource.is_none() => {
+            Target::Scopes(sc.split_whitespace().map(str::to_string).collect())
+        }
         (_, Some(r)) => Target::Resource(r.clone()),
         (Some(sc), None) => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
         (None, None) => Target::Scopes(vec![DEFENDER_DEFAULT_SCOPE.to_string()]),
@@ -179,17 +196,19 @@ fn plan(
     let probe = match &s.probe {
         None => None,
         Some(p) => {
-            let base = match &args.base_url {
-                Some(b) => {
-                    let u = url::Url::parse(b).map_err(|err| usage(format!("--base-url '{b}': {err}")))?;
-                    crate::api::check_scheme(&u, "--base-url")?;
-                    u
-                }
-                None => url::Url::parse(cloud.defender_api().ok_or_else(|| {
-                    at("no Defender API in this cloud; pass --base-url".into())
-                })?)
-                .expect("built-in URL"),
-            };
+            let base =
+                match &args.base_url {
+                    Some(b) => {
+                        let u = url::Url::parse(b)
+                            .map_err(|err| usage(format!("--base-url '{b}': {err}")))?;
+                        crate::api::check_scheme(&u, "--base-url")?;
+                        u
+                    }
+                    None => url::Url::parse(cloud.defender_api().ok_or_else(|| {
+                        at("no Defender API in this cloud; pass --base-url".into())
+                    })?)
+                    .expect("built-in URL"),
+                };
             Some(crate::api::target_url(&base, p).map_err(|err| at(err.to_string()))?)
         }
     };
@@ -292,19 +311,22 @@ fn set_stage(stage: &Mutex<&'static str>, s: &'static str) {
 fn one_line(e: &anyhow::Error) -> String {
     let mut parts = vec![e.to_string()];
     parts.extend(e.chain().skip(1).map(|c| c.to_string()));
-    crate::redacted::scrub(
-        &parts
-            .join(": ")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
+    let joined = parts.join(": ");
+    let lines: Vec<String> = joined
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    crate::redacted::scrub(&lines.join("; "))
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || usage(format!("--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/8", crate::authority::printable(s)));
+    let bad = || {
+        usage(format!(
+            "--shard '{}': expected K/N with 1 <= K <= N, e.g. 2/8",
+            crate::authority::printable(s)
+        ))
+    };
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let k: usize = k.trim().parse().map_err(|_| bad())?;
     let n: usize = n.trim().parse().map_err(|_| bad())?;
@@ -343,7 +365,9 @@ fn only_failed(entries: Vec<Entry>, report: &std::path::Path) -> Result<Vec<Entr
         .filter(|e| failed.remove(&e.tenant.to_ascii_lowercase()))
         .collect();
     for missing in &failed {
-        crate::log::warn(&format!("{missing} failed in the report but is not in the tenants file; skipped"));
+        crate::log::warn(&format!(
+            "{missing} failed in the report but is not in the tenants file; skipped"
+        ));
     }
     Ok(picked)
 }
@@ -353,7 +377,9 @@ fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let pb = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tenants {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tenants {elapsed}")
+    {
         pb.set_style(style);
     }
     Some(pb)
@@ -368,9 +394,14 @@ pub fn summarize(results: &[TenantResult], elapsed: Duration) -> String {
         let key = r
             .aadsts
             .map(|c| format!("AADSTS{c}"))
+            .or_else(|| (r.stage == "roles").then(|| "missing role".to_string()))
             .or_else(|| r.http_status.map(|s| format!("HTTP {s}")))
             .unwrap_or_else(|| "other".into());
-        *by_stage.entry(r.stage.as_str()).or_default().entry(key).or_default() += 1;
+        *by_stage
+            .entry(r.stage.as_str())
+            .or_default()
+            .entry(key)
+            .or_default() += 1;
     }
     let mut s = format!(
         "onboard: {} tenants in {:.1} s: {ok} ok, {failed} failed",
@@ -429,7 +460,7 @@ mod tests {
         );
         assert_eq!(
             s,
-            "onboard: 4 tenants in 1.5 s: 1 ok, 3 failed (roles 1: other x1; token 2: AADSTS700016 x2)"
+            "onboard: 4 tenants in 1.5 s: 1 ok, 3 failed (roles 1: missing role x1; token 2: AADSTS700016 x2)"
         );
     }
 }

@@ -26,7 +26,10 @@ impl Settings {
             client_id: self.client_id.clone().or_else(|| other.client_id.clone()),
             scope: self.scope.clone().or_else(|| other.scope.clone()),
             resource: self.resource.clone().or_else(|| other.resource.clone()),
-            require_roles: self.require_roles.clone().or_else(|| other.require_roles.clone()),
+            require_roles: self
+                .require_roles
+                .clone()
+                .or_else(|| other.require_roles.clone()),
             probe: self.probe.clone().or_else(|| other.probe.clone()),
             cloud: self.cloud.or(other.cloud),
         }
@@ -87,9 +90,7 @@ pub fn parse(text: &str, shown: &str) -> Result<TenantsFile> {
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &file.tenants {
-        Tenant::parse(&e.tenant).map_err(|err| {
-            usage(format!("{shown}:{}: {}", e.line, err))
-        })?;
+        Tenant::parse(&e.tenant).map_err(|err| usage(format!("{shown}:{}: {}", e.line, err)))?;
         if let Some(first) = seen.insert(e.tenant.to_ascii_lowercase(), e.line) {
             return Err(usage(format!(
                 "{shown}:{}: tenant {} is listed twice (first on line {first})",
@@ -208,20 +209,30 @@ cloud = "usgov"
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("[[tenant]]\ntenant = \"a.com\"\ncolour = \"red\"\n", "f.toml").unwrap_err().to_string();
+        let e = parse(
+            "[[tenant]]\ntenant = \"a.com\"\ncolour = \"red\"\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("f.toml:"), "{e}");
         assert!(e.contains("colour"), "{e}");
         let e = parse("[[tenant]\n", "f.toml").unwrap_err().to_string();
         assert!(e.starts_with("f.toml:1"), "{e}");
         let e = parse("a.com\nb.com\nA.com\n", "f").unwrap_err().to_string();
-        assert!(e.contains("f:3: tenant A.com is listed twice (first on line 1)"), "{e}");
+        assert!(
+            e.contains("f:3: tenant A.com is listed twice (first on line 1)"),
+            "{e}"
+        );
         let e = parse("# only comments\n\n", "f").unwrap_err().to_string();
         assert!(e.contains("no tenants"), "{e}");
         let e = parse("a.com\nnot a tenant\n", "f").unwrap_err().to_string();
         assert!(e.contains("f:2"), "{e}");
         let e = parse("a.com\ncommon\n", "f").unwrap_err().to_string();
         assert!(e.contains("f:2"), "{e}");
-        let e = parse("[defaults]\nclient_id = \"x\"\n", "f").unwrap_err().to_string();
+        let e = parse("[defaults]\nclient_id = \"x\"\n", "f")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no [[tenant]]"), "{e}");
     }
 }
