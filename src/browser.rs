@@ -78,6 +78,11 @@ fn spawn(cmd: &str, url: &str) -> std::io::Result<()> {
     }
     let mut child = Command::new(&words[0])
         .args(&words[1..])
+        // The browser needs none of our credentials.
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

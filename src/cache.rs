@@ -57,10 +57,11 @@ impl Cache {
     /// Takes the lock for `key` (waits for another process holding it).
     pub fn lock(&self, key: &str) -> Result<KeyLock> {
         let path = self.dir.join(format!("{key}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
             .open(&path)
             .map_err(|e| storage_error(&path, "cannot open the lock file", e))?;
         file.lock()

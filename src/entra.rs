@@ -111,6 +111,7 @@ impl HttpFn {
                 let resp = http.oauth2_call(req).await?;
                 let summary = crate::http::Response {
                     status: resp.status().as_u16(),
+                    truncated: false,
                     content_type: resp
                         .headers()
                         .get("content-type")

@@ -66,5 +66,5 @@ pub fn report(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{}", crate::redacted::scrub(&text));
+    eprintln!("{}", crate::redacted::for_terminal(&text));
 }

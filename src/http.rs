@@ -37,6 +37,8 @@ impl Default for RetryPolicy {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// The body went over [`MAX_BODY`] and was cut.
+    pub truncated: bool,
     pub content_type: Option<String>,
     pub retry_after: Option<Duration>,
     pub headers: reqwest::header::HeaderMap,
@@ -210,6 +212,14 @@ impl Http {
                                 started.elapsed().as_secs()
                             ),
                         )),
+                        Ok(r) if r.truncated => Err(fail(
+                            Exit::Network,
+                            format!(
+                                "the answer (HTTP {}) is larger than {} MiB and was refused; a token or API answer is far smaller, so something other than the service is answering (check --authority, HTTPS_PROXY and NO_PROXY)",
+                                r.status,
+                                MAX_BODY / (1024 * 1024)
+                            ),
+                        )),
                         Ok(r) => Ok(r),
                         Err(e) => Err(network_error(&e)),
                     };
@@ -235,17 +245,17 @@ impl Http {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(300)));
         let mut body = Vec::new();
+        let mut truncated = false;
         while let Some(chunk) = resp.chunk().await? {
             if body.len() + chunk.len() > MAX_BODY {
-                // Keep what fits; the caller sees a truncated body and reports it as malformed.
-                body.extend_from_slice(&chunk[..MAX_BODY - body.len()]);
-                crate::log::verbose("response body over 4 MiB: truncated");
+                truncated = true;
                 break;
             }
             body.extend_from_slice(&chunk);
         }
         Ok(Response {
             status,
+            truncated,
             content_type,
             retry_after,
             headers,
@@ -349,6 +359,7 @@ mod tests {
     fn describes_html_without_dumping_it() {
         let r = Response {
             status: 502,
+            truncated: false,
             content_type: Some("text/html".into()),
             retry_after: None,
             headers: Default::default(),

@@ -143,6 +143,10 @@ fn to_io(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
     }
 }
 
+const MAX_URL: usize = 16 * 1024;
+const MAX_HEADERS: usize = 100;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
 struct Ctx {
     path: String,
     state: String,
@@ -155,6 +159,32 @@ fn handle(
     done: &AtomicBool,
     tx: &tokio::sync::mpsc::UnboundedSender<Redirect>,
 ) {
+    // Entra's redirects are a few KiB; anything much larger is not one.
+    if req.url().len() > MAX_URL {
+        return respond(
+            req,
+            414,
+            &page(
+                "Refused",
+                "The request line is too long for a sign-in response.",
+            ),
+        );
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+        .sum();
+    if req.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return respond(
+            req,
+            431,
+            &page(
+                "Refused",
+                "The request headers are too large for a sign-in response.",
+            ),
+        );
+    }
     let url = req.url().to_string();
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p, q),

@@ -10,15 +10,18 @@ pub fn set_verbose(on: bool) {
 
 pub fn verbose(msg: &str) {
     if VERBOSE.load(Ordering::Relaxed) {
-        eprintln!("mssp-token: {}", crate::redacted::scrub(msg));
+        eprintln!("mssp-token: {}", crate::redacted::for_terminal(msg));
     }
 }
 
 /// A line the user should always see on stderr (prompts, hints, warnings).
 pub fn info(msg: &str) {
-    eprintln!("{}", crate::redacted::scrub(msg));
+    eprintln!("{}", crate::redacted::for_terminal(msg));
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("mssp-token: warning: {}", crate::redacted::scrub(msg));
+    eprintln!(
+        "mssp-token: warning: {}",
+        crate::redacted::for_terminal(msg)
+    );
 }

@@ -54,6 +54,21 @@ pub fn register(value: &str) {
     }
 }
 
+/// Makes text safe for a terminal: secrets scrubbed, and control characters (escape
+/// sequences from a hostile server or input) shown as '?', except newlines and tabs.
+pub fn for_terminal(text: &str) -> String {
+    scrub(text)
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Replaces every registered secret in `text` with `(redacted)`.
 pub fn scrub(text: &str) -> String {
     let mut out = text.to_string();

@@ -61,13 +61,19 @@ struct TomlFile {
     tenant: Vec<toml::Spanned<TomlTenant>>,
 }
 
+/// A [[tenant]] table. Its keys are spelled out (no serde flatten) so that an unknown key is
+/// reported at its own line.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TomlTenant {
     name: Option<String>,
     tenant: String,
-    #[serde(flatten)]
-    settings: Settings,
+    client_id: Option<String>,
+    scope: Option<String>,
+    resource: Option<String>,
+    require_roles: Option<Vec<String>>,
+    probe: Option<String>,
+    cloud: Option<Cloud>,
 }
 
 /// Parses the file's text; `shown` names it in errors.
@@ -148,7 +154,14 @@ fn parse_toml(text: &str, shown: &str) -> Result<TenantsFile> {
                 name: t.name.unwrap_or_else(|| t.tenant.clone()),
                 tenant: t.tenant,
                 line,
-                settings: t.settings,
+                settings: Settings {
+                    client_id: t.client_id,
+                    scope: t.scope,
+                    resource: t.resource,
+                    require_roles: t.require_roles,
+                    probe: t.probe,
+                    cloud: t.cloud,
+                },
             }
         })
         .collect();
@@ -215,7 +228,7 @@ cloud = "usgov"
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("f.toml:"), "{e}");
+        assert!(e.starts_with("f.toml:3:"), "{e}");
         assert!(e.contains("colour"), "{e}");
         let e = parse("[[tenant]\n", "f.toml").unwrap_err().to_string();
         assert!(e.starts_with("f.toml:1"), "{e}");

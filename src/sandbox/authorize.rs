@@ -129,6 +129,7 @@ fn validate(
         target: Target::V1 { resource: None },
         login_hint: p.get("login_hint").map(str::to_string),
         admin_scope: None,
+        prompt: p.get("prompt").map(str::to_string),
     };
     if flow == Flow::AdminConsent {
         // v2 adminconsent: scope is echoed back; the consent covers the app's configured roles.
@@ -328,11 +329,11 @@ pub fn signin_post(inner: &Inner, req: &Req) -> Resp {
                 ("admin_consent".to_string(), "True".to_string()),
                 ("tenant".to_string(), account.tid.clone()),
             ];
-            if let Some(s) = &ar.state {
-                params.push(("state".into(), s.clone()));
-            }
             if let Some(s) = &ar.admin_scope {
                 params.push(("scope".into(), s.clone()));
+            }
+            if let Some(s) = &ar.state {
+                params.push(("state".into(), s.clone()));
             }
             deliver(&back, params).with_header("X-Sandbox-Account", &account.upn)
         }
@@ -399,7 +400,7 @@ fn signin_view(inner: &Inner, ar: &AuthRequest) -> SigninView {
         Some(t) => format!("{} ({}, {})", t.name, t.domain, t.id),
         None => "your organization (common endpoint: the account you pick decides)".to_string(),
     };
-    let permissions = match (&ar.flow, &ar.target) {
+    let mut permissions = match (&ar.flow, &ar.target) {
         (Flow::AdminConsent, _) => {
             let mut v = vec![format!(
                 "Grant these application permissions for the whole organization: {}",
@@ -443,6 +444,16 @@ fn signin_view(inner: &Inner, ar: &AuthRequest) -> SigninView {
             v
         }
     };
+    // prompt=consent / admin_consent (the Defender docs' v1 admin-consent link): accepting
+    // records the tenant-wide consent, application permissions included.
+    if ar.flow == Flow::Authorize
+        && matches!(ar.prompt.as_deref(), Some("consent" | "admin_consent"))
+    {
+        permissions.push(format!(
+            "Application permissions, granted for your whole organization: {}",
+            app.map(|a| a.roles.join(", ")).unwrap_or_default()
+        ));
+    }
     let hinted = ar.login_hint.as_deref().and_then(|h| cfg.user(h));
     let preselected = match hinted {
         Some((_, u)) => u.upn.clone(),

@@ -36,8 +36,8 @@ pub fn sha1(der: &[u8]) -> [u8; 20] {
 
 impl AppCert {
     pub fn from_der(der: &[u8]) -> Result<AppCert> {
-        let (not_before, not_after, spki) = parse_certificate(der)
-            .ok_or_else(|| anyhow!("not a DER X.509 certificate"))?;
+        let (not_before, not_after, spki) =
+            parse_certificate(der).ok_or_else(|| anyhow!("not a DER X.509 certificate"))?;
         let key = RsaPublicKey::from_public_key_der(spki).map_err(|_| {
             anyhow!("the certificate's key is not RSA (Entra app certificates are RSA)")
         })?;
@@ -122,7 +122,12 @@ fn name(cn: &str) -> Vec<u8> {
 
 /// A self-signed X.509 v3 certificate for `key` (CN=`cn`), valid `[not_before, not_after]`,
 /// with basicConstraints CA:FALSE and keyUsage digitalSignature (both critical).
-pub fn self_signed(key: &RsaPrivateKey, cn: &str, not_before: i64, not_after: i64) -> Result<Vec<u8>> {
+pub fn self_signed(
+    key: &RsaPrivateKey,
+    cn: &str,
+    not_before: i64,
+    not_after: i64,
+) -> Result<Vec<u8>> {
     let spki = key
         .to_public_key()
         .to_public_key_der()
@@ -162,8 +167,11 @@ pub fn self_signed(key: &RsaPrivateKey, cn: &str, not_before: i64, not_after: i6
 
 // ---- DER reading ---------------------------------------------------------------------------
 
-/// One TLV: (tag, content, the whole encoding, what follows). Definite lengths only.
-fn read(buf: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One TLV: (tag, content, the whole encoding, what follows).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// Reads one TLV. Definite lengths only.
+fn read(buf: &[u8]) -> Option<Tlv<'_>> {
     let tag = *buf.first()?;
     let first = *buf.get(1)?;
     let (len, hdr) = if first < 0x80 {
@@ -224,7 +232,13 @@ mod tests {
     #[test]
     fn self_signed_certificate_parses_everywhere() {
         let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
-        let der = self_signed(&key, "mssp-token sandbox test", 1_700_000_000, 1_800_000_000).unwrap();
+        let der = self_signed(
+            &key,
+            "mssp-token sandbox test",
+            1_700_000_000,
+            1_800_000_000,
+        )
+        .unwrap();
         let c = AppCert::from_der(&der).unwrap();
         assert_eq!((c.not_before, c.not_after), (1_700_000_000, 1_800_000_000));
         assert_eq!(c.key, key.to_public_key());
@@ -248,7 +262,11 @@ mod tests {
         ] {
             assert!(AppCert::from_der(bad).is_err());
         }
-        assert!(AppCert::load("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", None).is_err());
+        assert!(AppCert::load(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            None
+        )
+        .is_err());
         assert!(AppCert::load("/nonexistent/cert.pem", None).is_err());
     }
 }

@@ -49,12 +49,6 @@ pub fn format_iso(ms: i64) -> String {
     )
 }
 
-/// Unix seconds as "YYYY-MM-DD HH:MM:SSZ" (Entra's error timestamps).
-pub fn format_entra(secs: i64) -> String {
-    let iso = format_iso(secs.saturating_mul(1000));
-    format!("{} {}Z", &iso[..10], &iso[11..19])
-}
-
 /// Parses ISO 8601 as OData and Defender accept it: `YYYY-MM-DD`, optionally followed by
 /// `THH:MM[:SS[.fraction]]` and `Z` or `±HH:MM` (no zone = UTC). Returns Unix milliseconds.
 pub fn parse_iso(s: &str) -> Option<i64> {
@@ -186,7 +180,6 @@ mod tests {
         assert_eq!(parse_iso("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_iso("1970-01-01T00:00:00-00:30"), Some(1_800_000));
         assert_eq!(parse_iso("2019-10-20T00:00"), Some(1_571_529_600_000));
-        assert_eq!(format_entra(1_571_529_600), "2019-10-20 00:00:00Z");
         for bad in [
             "",
             "2024-13-01",

@@ -6,6 +6,7 @@
 //! Simplification: a grant (consent) of an app in a tenant is not split per resource: its
 //! application roles and delegated scopes apply to whatever resource a token is requested for.
 
+use super::certs::AppCert;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -86,6 +87,38 @@ pub struct App {
     /// Delegated permissions the registration asks for.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// Certificates registered on the app (client assertions): each a PEM text
+    /// ("-----BEGIN CERTIFICATE-----...") or the path of a PEM file (relative to the config
+    /// file's folder). The sandbox also registers its generated certificate on the first app.
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// Federated identity credentials (workload identity).
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// `certificates`, parsed.
+    #[serde(skip)]
+    pub certs: Vec<AppCert>,
+}
+
+/// A federated identity credential: an external token whose iss, sub and aud all match is
+/// accepted as the app's client assertion. `{authority}` in `issuer` becomes the sandbox's
+/// authority (its simulated OIDC issuer is `{authority}/sandbox-oidc`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedCredential {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub issuer: String,
+    pub subject: String,
+    #[serde(default = "default_fic_audience")]
+    pub audience: String,
+}
+
+/// The audience Entra's federated credentials expect by default.
+pub const FIC_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+fn default_fic_audience() -> String {
+    FIC_AUDIENCE.to_string()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,7 +162,7 @@ impl Config {
             .with_context(|| format!("cannot read sandbox config {}", path.display()))?;
         let cfg: Config = serde_json::from_str(&text)
             .with_context(|| format!("invalid sandbox config {}", path.display()))?;
-        cfg.validated()
+        cfg.validated(path.parent())
             .with_context(|| format!("invalid sandbox config {}", path.display()))
     }
 
@@ -137,12 +170,13 @@ impl Config {
     pub fn builtin() -> Config {
         let cfg: Config =
             serde_json::from_str(BUILTIN).expect("the built-in sandbox config is valid JSON");
-        cfg.validated()
+        cfg.validated(None)
             .expect("the built-in sandbox config is consistent")
     }
 
-    /// Normalises ids (lower-case GUIDs, home tenants as GUIDs) and checks consistency.
-    pub fn validated(mut self) -> Result<Config> {
+    /// Normalises ids (lower-case GUIDs, home tenants as GUIDs), reads certificates (relative
+    /// paths from `base`) and checks consistency.
+    pub fn validated(mut self, base: Option<&Path>) -> Result<Config> {
         if self.tenants.is_empty() {
             bail!("tenants: at least one tenant is needed");
         }
@@ -220,6 +254,22 @@ impl Config {
                     s.expires_epoch = Some(epoch(t));
                 }
             }
+            for (j, c) in a.certificates.iter().enumerate() {
+                let certs = AppCert::load(c, base)
+                    .with_context(|| format!("apps[{i}].certificates[{j}]"))?;
+                a.certs.extend(certs);
+            }
+            for (j, f) in a.federated_credentials.iter().enumerate() {
+                for (field, v) in [
+                    ("issuer", &f.issuer),
+                    ("subject", &f.subject),
+                    ("audience", &f.audience),
+                ] {
+                    if v.trim().is_empty() {
+                        bail!("apps[{i}].federated_credentials[{j}].{field}: empty");
+                    }
+                }
+            }
         }
         for (i, t) in self.tenants.iter().enumerate() {
             for (j, g) in t.grants.iter().enumerate() {
@@ -232,6 +282,15 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// Replaces `{authority}` in federated credential issuers (known once the port is bound).
+    pub fn set_authority(&mut self, authority: &str) {
+        for a in &mut self.apps {
+            for f in &mut a.federated_credentials {
+                f.issuer = f.issuer.replace("{authority}", authority);
+            }
+        }
     }
 
     pub fn tenant_by_id(&self, id: &str) -> Option<&Tenant> {
@@ -338,7 +397,10 @@ const BUILTIN: &str = r#"{
         {"value": "sandbox-secret-MsspSiem~8Kq2.Vx7nR4tZ", "id": "490973e6-1a5e-45fb-b884-6ead94e88b9d"}
       ],
       "roles": ["Alert.Read.All", "Incident.Read.All"],
-      "scopes": ["user_impersonation"]
+      "scopes": ["user_impersonation"],
+      "federated_credentials": [
+        {"name": "github-actions-main", "issuer": "{authority}/sandbox-oidc", "subject": "repo:mssp/siem-onboarding:ref:refs/heads/main"}
+      ]
     },
     {
       "client_id": "32949881-2c1c-4f64-b3b6-ea7ed5bb7956",

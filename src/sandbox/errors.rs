@@ -226,8 +226,84 @@ pub fn no_client_credential() -> Aadsts {
     )
 }
 
-pub fn assertion_not_supported() -> Aadsts {
-    Aadsts::new(401, "invalid_client", 700027, "Client assertion failed signature validation. (The mssp-token sandbox does not verify certificate or federated client assertions yet: use a client secret against the sandbox.)")
+// Client assertions (certificate and federated). Every one is 401 invalid_client, as Entra
+// answers failed client authentication. 50013 for a replayed jti is the sandbox's choice
+// (Entra documents no code for it; 50013 is its generic "InvalidAssertion").
+
+const CERT_DOCS: &str = "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
+
+pub fn assertion_malformed(detail: &str) -> Aadsts {
+    Aadsts::new(
+        401,
+        "invalid_client",
+        50027,
+        format!("JWT token is invalid or malformed. ({detail})"),
+    )
+}
+
+pub fn assertion_client_mismatch() -> Aadsts {
+    Aadsts::new(
+        401,
+        "invalid_client",
+        700021,
+        format!(
+        "Client assertion application identifier doesn't match 'client_id' parameter. {CERT_DOCS}"
+    ),
+    )
+}
+
+pub fn assertion_audience(expected: &str) -> Aadsts {
+    Aadsts::new(401, "invalid_client", 700023, format!(
+        "Client assertion audience claim does not match Realm issuer. {CERT_DOCS} (the sandbox expects this token endpoint's URL, e.g. '{expected}')"
+    ))
+}
+
+/// 700024; times in Unix seconds, `None` when the claim is absent.
+pub fn assertion_time(now: i64, nbf: Option<i64>, exp: Option<i64>, why: &str) -> Aadsts {
+    let t = |v: Option<i64>| {
+        v.map_or("(none)".to_string(), |s| {
+            super::clock::format_iso(s.saturating_mul(1000))
+        })
+    };
+    Aadsts::new(401, "invalid_client", 700024, format!(
+        "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. {CERT_DOCS} ({why})",
+        t(Some(now)), t(nbf), t(exp)
+    ))
+}
+
+pub fn certificate_not_registered(thumbprint: &str, client_id: &str) -> Aadsts {
+    Aadsts::new(401, "invalid_client", 700027, format!(
+        "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']."
+    ))
+}
+
+pub fn certificate_expired(thumbprint: &str, start: i64, end: i64) -> Aadsts {
+    Aadsts::new(401, "invalid_client", 700027, format!(
+        "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}', Found key 'Start={}, End={}']",
+        super::clock::format_iso(start.saturating_mul(1000)),
+        super::clock::format_iso(end.saturating_mul(1000))
+    ))
+}
+
+pub fn assertion_signature(detail: &str) -> Aadsts {
+    Aadsts::new(
+        401,
+        "invalid_client",
+        700027,
+        format!("Client assertion failed signature validation.{detail}"),
+    )
+}
+
+pub fn assertion_replayed(jti: &str) -> Aadsts {
+    Aadsts::new(401, "invalid_client", 50013, format!(
+        "Assertion is invalid: the client assertion has already been used (jti '{jti}' was seen before). Sign a new assertion, with a new jti, for every token request."
+    ))
+}
+
+pub fn federated_no_match(iss: &str, sub: &str, aud: &str) -> Aadsts {
+    Aadsts::new(401, "invalid_client", 70021, format!(
+        "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+    ))
 }
 
 pub fn code_redeemed() -> Aadsts {

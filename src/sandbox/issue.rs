@@ -21,13 +21,34 @@ pub struct Issue<'a> {
     pub scp: Vec<String>,
     /// Application permissions (`roles`).
     pub roles: Vec<String>,
-    /// The client authenticated with a credential (`appidacr`/`azpacr` "1"), or not ("0").
-    pub confidential: bool,
+    /// How the client authenticated (`appidacr` / `azpacr`).
+    pub acr: Acr,
     pub nonce: Option<String>,
     pub id_token: bool,
     pub refresh_token: Option<String>,
     /// The response's `scope` field, if any.
     pub scope: Option<String>,
+}
+
+/// How the client authenticated, as the `appidacr` (v1) / `azpacr` (v2) claim says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acr {
+    /// "0": a public client, no credential.
+    Public,
+    /// "1": a client secret.
+    Secret,
+    /// "2": a client assertion (certificate or federated token).
+    Assertion,
+}
+
+impl Acr {
+    pub fn claim(self) -> &'static str {
+        match self {
+            Acr::Public => "0",
+            Acr::Secret => "1",
+            Acr::Assertion => "2",
+        }
+    }
 }
 
 /// The JSON body of a successful token response.
@@ -67,7 +88,7 @@ pub fn response(inner: &Inner, is: &Issue) -> Value {
 
 fn access_claims(inner: &Inner, is: &Issue, iat: u64, exp: u64) -> Value {
     let iss = inner.issuer(is.version, is.tid);
-    let acr = if is.confidential { "1" } else { "0" };
+    let acr = is.acr.claim();
     let mut c = json!({
         "aud": is.resource,
         "iss": iss,

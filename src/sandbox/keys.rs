@@ -1,6 +1,8 @@
-//! The sandbox's signing key (RSA 2048, generated at each start), RS256 JWT signing, the JWKS,
-//! and random identifiers.
+//! The sandbox's signing key (RSA 2048, generated at each start), RS256 JWT signing and
+//! verification, the JWKS, and random identifiers. The simulated external OIDC issuer
+//! (federation.rs) uses a second `Keys`.
 
+use super::jws::{Alg, Jws};
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -8,12 +10,13 @@ use rand::RngCore;
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
+use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 pub struct Keys {
     signing: SigningKey<Sha256>,
+    public: RsaPublicKey,
     /// Key id, in the `kid` (and `x5t`) header of every token and in the JWKS.
     pub kid: String,
     n: String,
@@ -21,17 +24,29 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn generate() -> Result<Keys> {
-        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-            .context("cannot generate the sandbox's RSA key")?;
+    pub fn from_key(key: RsaPrivateKey) -> Keys {
         let n = b64url(&key.n().to_bytes_be());
         let e = b64url(&key.e().to_bytes_be());
-        Ok(Keys {
+        Keys {
+            public: key.to_public_key(),
             signing: SigningKey::<Sha256>::new(key),
             kid: random_token(20),
             n,
             e,
-        })
+        }
+    }
+
+    pub fn public(&self) -> &RsaPublicKey {
+        &self.public
+    }
+
+    /// A JWT this key signed (RS256, our `kid`, valid signature), decoded; claims unchecked.
+    pub fn verify_jwt(&self, token: &str) -> Option<Jws> {
+        let jws = Jws::parse(token)?;
+        let ok = jws.header_str("alg") == Some("RS256")
+            && jws.header_str("kid") == Some(self.kid.as_str())
+            && jws.verify(&self.public, Alg::Rs256);
+        ok.then_some(jws)
     }
 
     /// header.claims.signature, RS256.
@@ -46,8 +61,17 @@ impl Keys {
         format!("{input}.{}", b64url(&sig.to_bytes()))
     }
 
-    /// The JSON Web Key Set served at .../discovery/v2.0/keys.
+    /// The JSON Web Key Set served at .../discovery/v2.0/keys (Entra adds `issuer` to each key).
     pub fn jwks(&self, issuer: &str) -> Value {
+        let mut v = self.oidc_jwks();
+        if let Some(k) = v["keys"][0].as_object_mut() {
+            k.insert("issuer".into(), issuer.into());
+        }
+        v
+    }
+
+    /// A plain JWKS (the simulated external OIDC issuer's).
+    pub fn oidc_jwks(&self) -> Value {
         json!({"keys": [{
             "kty": "RSA",
             "use": "sig",
@@ -56,9 +80,13 @@ impl Keys {
             "x5t": self.kid,
             "n": self.n,
             "e": self.e,
-            "issuer": issuer,
         }]})
     }
+}
+
+/// A fresh RSA-2048 key.
+pub fn new_rsa_key() -> Result<RsaPrivateKey> {
+    RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).context("cannot generate an RSA key")
 }
 
 pub fn b64url(bytes: &[u8]) -> String {
@@ -115,7 +143,7 @@ mod tests {
 
     #[test]
     fn jwt_verifies_with_the_jwks_key() {
-        let k = Keys::generate().unwrap();
+        let k = Keys::from_key(new_rsa_key().unwrap());
         let jwt = k.sign_jwt(&json!({"tid": "x", "n": 1}));
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);

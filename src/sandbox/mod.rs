@@ -10,18 +10,34 @@
 //! - GET /{t}/v2.0/.well-known/openid-configuration, /{t}/.well-known/openid-configuration,
 //!   /{t}/discovery/v2.0/keys, /{t}/discovery/keys
 //! - GET /sandbox/info; POST /sandbox/revoke-consent, /sandbox/revoke-sessions (test controls)
+//! - client assertions: certificate (assertion.rs) and federated (federation.rs, with the
+//!   simulated OIDC issuer GET /sandbox-oidc/.well-known/openid-configuration, .../jwks, and
+//!   POST /sandbox/federated-token)
+//! - GET /api/alerts, /api/incidents: the Defender APIs (defender.rs, data in data.rs)
+//!
+//! Files for clients (the main app's certificate as PEM and PFX, a federated token) live in a
+//! private temporary folder removed when the sandbox stops (artifacts.rs).
 //!
 //! This module is deliberately independent of the rest of the crate (no `crate::` imports
 //! outside `sandbox`): a bug in the client cannot hide the same bug here.
 
+mod artifacts;
+mod assertion;
 mod authorize;
+mod certs;
+mod clock;
 mod config;
 mod control;
+mod data;
+mod defender;
 mod discovery;
 mod errors;
+mod federation;
 mod http;
 mod issue;
+mod jws;
 mod keys;
+mod odata;
 mod pages;
 mod scopes;
 mod simulated_user;
@@ -30,13 +46,19 @@ mod token;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_app_only;
+#[cfg(test)]
+mod tests_defender;
 
 pub use simulated_user::simulated_user_sign_in;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use artifacts::Artifacts;
 use config::Config;
 use http::{Req, Resp, MAX_BODY, MAX_URL};
-use keys::Keys;
+use keys::{new_rsa_key, Keys};
+use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -53,6 +75,9 @@ pub struct SandboxOptions {
     pub port: Option<u16>,
     /// A JSON file with tenants and apps; `None` uses the built-in set.
     pub config: Option<PathBuf>,
+    /// Defender API throttling: requests per minute per tenant (/api/alerts and /api/incidents
+    /// together); over it, 429 with Retry-After. `None`: no limit.
+    pub rate_limit: Option<u32>,
 }
 
 const WORKERS: usize = 4;
@@ -61,6 +86,12 @@ const WORKERS: usize = 4;
 struct Inner {
     cfg: Config,
     keys: Keys,
+    /// The simulated external OIDC issuer's key (federated tokens).
+    oidc: Keys,
+    /// cert.pem, cert.pfx, the federated token file (removed when Inner drops).
+    files: Artifacts,
+    /// Defender API state (throttling, generated data).
+    api: defender::Api,
     /// "http://127.0.0.1:PORT"
     authority: String,
     store: Mutex<Store>,
@@ -135,10 +166,11 @@ impl Inner {
             .cfg
             .apps
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 let live = a.secrets.iter().find(|s| !s.is_expired(now));
                 let shown = live.or(a.secrets.first());
-                json!({
+                let mut v = json!({
                     "client_id": a.client_id,
                     "client_secret": shown.map(|s| s.value.clone()),
                     "secret_expired": live.is_none() && !a.secrets.is_empty(),
@@ -147,7 +179,29 @@ impl Inner {
                     "name": a.name,
                     "home_tenant": a.home_tenant,
                     "public_client": a.public_client,
-                })
+                    "federated_credentials": a.federated_credentials.iter().map(|f| json!({
+                        "name": f.name, "issuer": f.issuer, "subject": f.subject,
+                        "audience": f.audience,
+                    })).collect::<Vec<_>>(),
+                });
+                if i == 0 {
+                    let f = &self.files;
+                    let extra = json!({
+                        "certificate_file": f.cert_pem,
+                        "pfx_file": f.pfx,
+                        "pfx_password": f.pfx_password,
+                        "pfx_password_file": f.pfx_password_file,
+                        "certificate_thumbprint_s256": f.cert.s256,
+                        "certificate_thumbprint": f.cert.sha1_hex,
+                        "federated_token_file": f.federated_token_file,
+                        "federated_issuer": f.federated_issuer,
+                        "federated_subject": f.federated_subject,
+                    });
+                    if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
+                        m.extend(e);
+                    }
+                }
+                v
             })
             .collect();
         json!({
@@ -156,6 +210,8 @@ impl Inner {
             "ca_file": null,
             "sandbox": true,
             "simulated": "tokens are valid nowhere else",
+            "federated_token_endpoint": format!("{}/sandbox/federated-token", self.authority),
+            "rate_limit_per_minute": self.api.rate_limit(),
             "tenants": tenants,
             "apps": apps,
         })
@@ -181,6 +237,18 @@ fn dispatch(inner: &Inner, req: &Req) -> Resp {
         ["sandbox", "revoke-sessions"] if req.method == "POST" => {
             control::revoke_sessions(inner, req)
         }
+        ["sandbox", "federated-token"] if req.method == "POST" => federation::mint(inner, req),
+        [federation::OIDC_PATH, ".well-known", "openid-configuration"] if get => {
+            federation::openid_configuration(inner)
+        }
+        [federation::OIDC_PATH, ".well-known", "jwks"] if get => federation::jwks(inner),
+        ["api", "alerts"] => defender::handle(inner, req, defender::Which::Alerts),
+        ["api", "incidents"] => defender::handle(inner, req, defender::Which::Incidents),
+        ["api", ..] => defender::error(
+            404,
+            "ResourceNotFound",
+            "The sandbox serves only /api/alerts and /api/incidents.",
+        ),
         [t, "oauth2", "authorize"] if either => {
             authorize::authorize(inner, t, Version::V1, Flow::Authorize, req)
         }
@@ -272,7 +340,22 @@ fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     r
 }
 
-/// A running sandbox. Dropping it stops the worker threads.
+/// Three RSA-2048 keys (token signing, the main app's certificate, the OIDC issuer), made in
+/// parallel to keep startup short.
+fn three_keys() -> Result<(RsaPrivateKey, RsaPrivateKey, RsaPrivateKey)> {
+    std::thread::scope(|s| {
+        let a = s.spawn(new_rsa_key);
+        let b = s.spawn(new_rsa_key);
+        let c = new_rsa_key()?;
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<RsaPrivateKey>>| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow!("RSA key generation failed")))
+        };
+        Ok((join(a)?, join(b)?, c))
+    })
+}
+
+/// A running sandbox. Dropping it stops the worker threads and removes its temporary folder.
 pub struct Sandbox {
     inner: Arc<Inner>,
     server: Arc<tiny_http::Server>,
@@ -287,11 +370,10 @@ impl Sandbox {
     }
 
     fn start_with(opts: SandboxOptions, log: bool) -> Result<Sandbox> {
-        let cfg = match &opts.config {
+        let mut cfg = match &opts.config {
             Some(p) => Config::load(p)?,
             None => Config::builtin(),
         };
-        let keys = Keys::generate()?;
         let addr = format!("127.0.0.1:{}", opts.port.unwrap_or(0));
         let server = tiny_http::Server::http(&addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -300,11 +382,21 @@ impl Sandbox {
             .to_ip()
             .map(|a| a.port())
             .context("the sandbox listener has no IP address")?;
+        let authority = format!("http://127.0.0.1:{port}");
+        cfg.set_authority(&authority);
+        let (signing, cert_key, oidc_key) = three_keys()?;
+        let oidc = Keys::from_key(oidc_key);
+        let subject = federation::main_subject(&cfg.apps[0], &authority);
+        let files = Artifacts::create(&cert_key, &oidc, &authority, &subject, now() as i64)?;
+        cfg.apps[0].certs.push(files.cert.clone());
         let inner = Arc::new(Inner {
             store: Mutex::new(Store::new(&cfg)),
             cfg,
-            keys,
-            authority: format!("http://127.0.0.1:{port}"),
+            keys: Keys::from_key(signing),
+            oidc,
+            files,
+            api: defender::Api::new(opts.rate_limit, now()),
+            authority,
             log,
         });
         let server = Arc::new(server);
@@ -386,8 +478,10 @@ impl Drop for Sandbox {
 }
 
 /// `mssp-token sandbox`: start, print the info line on stdout and a banner on stderr, serve
-/// until the process is killed.
+/// until the process is killed. On SIGINT, SIGTERM or SIGHUP (Unix) the sandbox stops cleanly,
+/// removing its temporary folder, and the process exits with 128 + the signal number.
 pub fn run(opts: SandboxOptions) -> Result<()> {
+    stop_signal::install();
     let sb = Sandbox::start_with(opts, true)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", sb.info()).context("cannot write to stdout")?;
@@ -395,7 +489,43 @@ pub fn run(opts: SandboxOptions) -> Result<()> {
     drop(out);
     eprintln!("{}", banner(&sb));
     loop {
-        std::thread::sleep(Duration::from_secs(3600));
+        if let Some(sig) = stop_signal::received() {
+            drop(sb);
+            eprintln!("mssp-token sandbox: stopped.");
+            std::process::exit(128 + sig);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SIGINT/SIGTERM/SIGHUP set a flag (the only thing a signal handler may safely do); `run`
+/// polls it so that the sandbox is dropped normally.
+mod stop_signal {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+    #[cfg(unix)]
+    extern "C" fn on_signal(sig: libc::c_int) {
+        RECEIVED.store(sig, Ordering::SeqCst);
+    }
+
+    pub fn install() {
+        #[cfg(unix)]
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            let handler: extern "C" fn(libc::c_int) = on_signal;
+            // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+            unsafe {
+                libc::signal(sig, handler as libc::sighandler_t);
+            }
+        }
+    }
+
+    pub fn received() -> Option<i32> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
     }
 }
 
@@ -452,9 +582,45 @@ fn banner(sb: &Sandbox) -> String {
             a.redirect_uris.join(" ")
         ));
     }
+    let f = &inner.files;
+    s.push_str(&format!(
+        "  main app certificate  {} (PEM: certificate + key)\n                        {} (PFX, password {})\n                        thumbprint {} (x5t#S256 {})\n",
+        f.cert_pem.display(),
+        f.pfx.display(),
+        f.pfx_password,
+        f.cert.sha1_hex,
+        f.cert.s256
+    ));
+    s.push_str(&format!(
+        "  federated token       {} (issuer {}, subject {}; more from POST {}/sandbox/federated-token)\n",
+        f.federated_token_file.display(),
+        f.federated_issuer,
+        f.federated_subject,
+        inner.authority
+    ));
+    s.push_str(&format!(
+        "  Defender API          {}/api/alerts, {}/api/incidents{}\n",
+        inner.authority,
+        inner.authority,
+        inner
+            .api
+            .rate_limit()
+            .map(|n| format!(" ({n} requests per minute per tenant)"))
+            .unwrap_or_default()
+    ));
     s.push_str(&format!(
         "  try: AZURE_CLIENT_SECRET='{secret}' mssp-token token --authority {} --tenant {domain} --client-id {client_id} --scope https://api.securitycenter.microsoft.com/.default\n",
         inner.authority
+    ));
+    s.push_str(&format!(
+        "       mssp-token token --authority {} --tenant {domain} --client-id {client_id} --certificate {}\n",
+        inner.authority,
+        f.cert_pem.display()
+    ));
+    s.push_str(&format!(
+        "       mssp-token token --authority {} --tenant {domain} --client-id {client_id} --federated-token-file {}\n",
+        inner.authority,
+        f.federated_token_file.display()
     ));
     s.push_str(&format!("  main tenant: {domain} ({tid})\n"));
     s.push_str("  Ctrl-C to stop.");

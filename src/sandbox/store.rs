@@ -1,5 +1,6 @@
-//! Server-side state: consents (grants), pending sign-in requests, authorization codes and
-//! refresh tokens. Lives behind one Mutex in the server.
+//! Server-side state: consents (grants), pending sign-in requests, authorization codes,
+//! refresh tokens and the client-assertion `jti`s already used. Lives behind one Mutex in the
+//! server.
 
 use super::config::{App, Config};
 use super::keys::random_token;
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 const MAX_PENDING: usize = 10_000;
 const MAX_CODES: usize = 50_000;
 const MAX_REFRESH: usize = 50_000;
+const MAX_JTI: usize = 100_000;
 /// How long a rendered sign-in page stays valid.
 const PENDING_LIFETIME: u64 = 3600;
 
@@ -80,6 +82,8 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     /// adminconsent's `scope`, echoed back.
     pub admin_scope: Option<String>,
+    /// The authorize request's `prompt`.
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +134,8 @@ pub struct Store {
     pending: HashMap<String, (AuthRequest, u64)>,
     codes: HashMap<String, CodeEntry>,
     refresh: HashMap<String, RefreshEntry>,
+    /// "client_id jti" -> until when it must stay refused (the assertion's exp).
+    jtis: HashMap<String, u64>,
     last_purge: u64,
 }
 
@@ -164,6 +170,7 @@ impl Store {
             pending: HashMap::new(),
             codes: HashMap::new(),
             refresh: HashMap::new(),
+            jtis: HashMap::new(),
             last_purge: 0,
         }
     }
@@ -263,6 +270,18 @@ impl Store {
         self.refresh.get_mut(token)
     }
 
+    /// Records a client assertion's jti; false if it was already used (replay).
+    pub fn use_jti(&mut self, client_id: &str, jti: &str, until: u64, now: u64) -> bool {
+        self.purge(now);
+        let key = format!("{client_id} {jti}");
+        if self.jtis.get(&key).is_some_and(|exp| now < *exp) {
+            return false;
+        }
+        make_room(&mut self.jtis, MAX_JTI);
+        self.jtis.insert(key, until.max(now + 1));
+        true
+    }
+
     /// Drops expired entries (at most once a minute). Redeemed codes and rotated refresh tokens
     /// stay until they expire, so reuse is answered with 54005 / 70008.
     fn purge(&mut self, now: u64) {
@@ -273,6 +292,7 @@ impl Store {
         self.pending.retain(|_, (_, exp)| now < *exp);
         self.codes.retain(|_, c| now < c.expires);
         self.refresh.retain(|_, r| now < r.expires);
+        self.jtis.retain(|_, exp| now < *exp);
     }
 }
 

@@ -1,10 +1,11 @@
 //! The token endpoints (v1 .../oauth2/token, v2 .../oauth2/v2.0/token): authorization_code,
 //! refresh_token and client_credentials grants, client authentication, Entra JSON errors.
 
+use super::assertion::{self, Endpoint};
 use super::config::App;
 use super::errors::{self, Aadsts, Trace};
 use super::http::{Params, Req, Resp};
-use super::issue::{self, Issue};
+use super::issue::{self, Acr, Issue};
 use super::keys::{ct_eq, s256};
 use super::scopes::Scopes;
 use super::store::{RefreshEntry, RefreshState, Target, Version};
@@ -18,8 +19,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// How the client authenticated.
 enum ClientAuth {
     Secret(String),
-    /// client_assertion (certificate or federated): see `authenticate`.
-    Assertion,
+    /// client_assertion (certificate or federated): see assertion.rs.
+    Assertion(String),
     None,
 }
 
@@ -70,11 +71,16 @@ fn handle(inner: &Inner, seg: &str, version: Version, req: &Req) -> Result<Value
             return Err(errors::app_not_found(&client_id, seg));
         }
     }
-    let confidential = authenticate(app, &auth, grant_type != "client_credentials")?;
+    let ep = Endpoint {
+        seg,
+        version,
+        host: req.header("host"),
+    };
+    let acr = authenticate(inner, app, &auth, grant_type != "client_credentials", &ep)?;
     match grant_type {
-        "client_credentials" => client_credentials(inner, &path, version, app, &p),
-        "authorization_code" => authorization_code(inner, &path, version, app, &p, confidential),
-        _ => refresh(inner, &path, version, app, &p, confidential),
+        "client_credentials" => client_credentials(inner, &path, version, app, &p, acr),
+        "authorization_code" => authorization_code(inner, &path, version, app, &p, acr),
+        _ => refresh(inner, &path, version, app, &p, acr),
     }
 }
 
@@ -121,7 +127,8 @@ fn client_auth(req: &Req, p: &Params) -> Result<(String, ClientAuth), Aadsts> {
                 "more than one client credential was sent",
             ));
         }
-        return Ok((client_id, ClientAuth::Assertion));
+        let assertion = p.get("client_assertion").unwrap_or_default().to_string();
+        return Ok((client_id, ClientAuth::Assertion(assertion)));
     }
     let auth = match (basic, body_secret) {
         (Some((_, b)), Some(s)) if b != s => {
@@ -141,9 +148,15 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Checks the credential; returns whether the client is confidential (authenticated).
+/// Checks the credential; returns how the client authenticated.
 /// `user_grant`: auth-code and refresh grants, where a public client needs no credential.
-fn authenticate(app: &App, auth: &ClientAuth, user_grant: bool) -> Result<bool, Aadsts> {
+fn authenticate(
+    inner: &Inner,
+    app: &App,
+    auth: &ClientAuth,
+    user_grant: bool,
+    ep: &Endpoint,
+) -> Result<Acr, Aadsts> {
     match auth {
         ClientAuth::Secret(s) => {
             let now = now();
@@ -151,17 +164,16 @@ fn authenticate(app: &App, auth: &ClientAuth, user_grant: bool) -> Result<bool, 
                 return if hit.is_expired(now) {
                     Err(errors::expired_secret(&app.client_id))
                 } else {
-                    Ok(true)
+                    Ok(Acr::Secret)
                 };
             }
             Err(errors::invalid_secret(&app.client_id))
         }
-        // Certificate (PS256/RS256 with x5t#S256/x5t) and federated (external OIDC JWT)
-        // assertions: not verified by the sandbox yet. When added, this is the place: check
-        // aud = this token endpoint, iss = sub = client_id, exp/nbf, jti replay, and the
-        // signature against the app's registered certificates or federated credentials.
-        ClientAuth::Assertion => Err(errors::assertion_not_supported()),
-        ClientAuth::None if user_grant && app.public_client => Ok(false),
+        ClientAuth::Assertion(a) => {
+            assertion::authenticate(inner, app, ep, a)?;
+            Ok(Acr::Assertion)
+        }
+        ClientAuth::None if user_grant && app.public_client => Ok(Acr::Public),
         ClientAuth::None => Err(errors::no_client_credential()),
     }
 }
@@ -172,6 +184,7 @@ fn client_credentials(
     version: Version,
     app: &App,
     p: &Params,
+    acr: Acr,
 ) -> Result<Value, Aadsts> {
     let tid = path
         .tid
@@ -207,7 +220,7 @@ fn client_credentials(
             resource,
             scp: Vec::new(),
             roles,
-            confidential: true,
+            acr,
             nonce: None,
             id_token: false,
             refresh_token: None,
@@ -223,7 +236,7 @@ fn authorization_code(
     version: Version,
     app: &App,
     p: &Params,
-    confidential: bool,
+    acr: Acr,
 ) -> Result<Value, Aadsts> {
     let code = p.get("code").ok_or_else(|| errors::missing_param("code"))?;
     let mut store = inner.lock();
@@ -334,7 +347,7 @@ fn authorization_code(
             resource,
             scp,
             roles: Vec::new(),
-            confidential,
+            acr,
             nonce: ar.nonce.clone(),
             id_token,
             refresh_token,
@@ -349,7 +362,7 @@ fn refresh(
     version: Version,
     app: &App,
     p: &Params,
-    confidential: bool,
+    acr: Acr,
 ) -> Result<Value, Aadsts> {
     let rt = p
         .get("refresh_token")
@@ -443,7 +456,7 @@ fn refresh(
             resource,
             scp,
             roles: Vec::new(),
-            confidential,
+            acr,
             nonce: None,
             id_token,
             refresh_token: Some(new_rt),

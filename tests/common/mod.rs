@@ -231,3 +231,107 @@ impl Sandbox {
         let _ = self.child.wait();
     }
 }
+
+// ---- Hardening support (tests/hardening_*.rs) ----
+
+/// A port that was free on 127.0.0.1 and ::1 a moment ago.
+pub fn free_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        if std::net::TcpListener::bind(("::1", port)).is_ok()
+            || std::net::TcpListener::bind("[::1]:0").is_err()
+        {
+            return port;
+        }
+    }
+}
+
+/// A fake login host that gives every request the same answer (status, content type, body),
+/// and counts the requests it served.
+pub fn static_authority(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let content_type = content_type.to_string();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut sink = Vec::new();
+            let _ = req.as_reader().read_to_end(&mut sink);
+            let resp = tiny_http::Response::from_data(body.clone())
+                .with_status_code(status)
+                .with_header(
+                    tiny_http::Header::from_bytes("Content-Type", content_type.as_bytes()).unwrap(),
+                );
+            let _ = req.respond(resp);
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), hits)
+}
+
+/// `mssp-token` with every identity variable of the environment removed (they would change
+/// what a test means), a private cache folder, and stdin closed.
+pub fn clean_cmd(cache: &Path) -> Command {
+    let mut c = Command::new(bin());
+    for var in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "SSL_CERT_FILE",
+        "FAKE_BROWSER_ACTION",
+        "FAKE_BROWSER_ACCOUNT",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("MSSP_TOKEN_CACHE_DIR", cache)
+        .env("BROWSER", "true")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether the tests run as root (where file modes do not stop writes).
+pub fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
