@@ -209,6 +209,10 @@ pub struct SandboxArgs {
     /// JSON file with your own tenants and apps (default: a built-in set).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Defender API requests allowed per minute per tenant; more get 429 with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Args)]

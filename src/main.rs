@@ -26,6 +26,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox::run(sandbox::SandboxOptions {
             port: args.port,
             config: args.config,
+            rate_limit: args.rate_limit,
             ..Default::default()
         }),
         Command::Completions { shell } => {

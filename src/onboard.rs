@@ -66,6 +66,7 @@ pub async fn run(args: OnboardArgs) -> Result<()> {
         require_roles: (!args.require_role.is_empty()).then(|| args.require_role.clone()),
         probe: args.probe.clone(),
         cloud: None,
+        client_secret_env: None,
     };
     let credential = credentials::resolve(&SecretSources {
         file: args.identity.client_secret_file.clone(),
@@ -186,10 +187,23 @@ fn plan(
         (Some(sc), None) => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
         (None, None) => Target::Scopes(vec![DEFENDER_DEFAULT_SCOPE.to_string()]),
     };
+    let credential = match &s.client_secret_env {
+        None => credential.clone(),
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => {
+                credentials::Credential::Secret(SecretString::new(v.trim()))
+            }
+            _ => {
+                return Err(at(format!(
+                    "client_secret_env = \"{var}\" but that environment variable is not set"
+                )))
+            }
+        },
+    };
     let identity = Identity {
         authority,
         client_id,
-        credential: credential.clone(),
+        credential,
         target,
     };
     crate::client_credentials::check_app_only(&identity).map_err(|err| at(err.to_string()))?;

@@ -17,6 +17,9 @@ pub struct Settings {
     pub require_roles: Option<Vec<String>>,
     pub probe: Option<String>,
     pub cloud: Option<Cloud>,
+    /// The name of an environment variable holding this app's client secret (for tenants
+    /// onboarded with another app registration); never the secret itself.
+    pub client_secret_env: Option<String>,
 }
 
 impl Settings {
@@ -32,6 +35,10 @@ impl Settings {
                 .or_else(|| other.require_roles.clone()),
             probe: self.probe.clone().or_else(|| other.probe.clone()),
             cloud: self.cloud.or(other.cloud),
+            client_secret_env: self
+                .client_secret_env
+                .clone()
+                .or_else(|| other.client_secret_env.clone()),
         }
     }
 }
@@ -74,6 +81,7 @@ struct TomlTenant {
     require_roles: Option<Vec<String>>,
     probe: Option<String>,
     cloud: Option<Cloud>,
+    client_secret_env: Option<String>,
 }
 
 /// Parses the file's text; `shown` names it in errors.
@@ -161,6 +169,7 @@ fn parse_toml(text: &str, shown: &str) -> Result<TenantsFile> {
                     require_roles: t.require_roles,
                     probe: t.probe,
                     cloud: t.cloud,
+                    client_secret_env: t.client_secret_env,
                 },
             }
         })
