@@ -7,9 +7,10 @@
 //! application roles and delegated scopes apply to whatever resource a token is requested for.
 
 use super::certs::AppCert;
+use super::generate::Mix;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +29,13 @@ pub struct Config {
     pub refresh_token_lifetime_secs: u64,
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
+    /// Tenant GUID and domain (lower case) -> index in `tenants`: lookups stay O(1) with
+    /// thousands of generated tenants.
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+    /// UPN (lower case) -> (tenant index, user index).
+    #[serde(skip)]
+    upn_index: HashMap<String, (usize, usize)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +51,9 @@ pub struct Tenant {
     /// Apps consented in this tenant (an app is always usable in its home tenant).
     #[serde(default)]
     pub grants: Vec<GrantCfg>,
+    /// Set for tenants made by `--tenants N` (generate.rs): which state of the mix it has.
+    #[serde(skip)]
+    pub generated: Option<Mix>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,7 +292,31 @@ impl Config {
                 }
             }
         }
+        self.reindex();
         Ok(self)
+    }
+
+    /// Rebuilds the lookup maps (ids, domains and UPNs are known to be unique).
+    pub fn reindex(&mut self) {
+        self.index.clear();
+        self.upn_index.clear();
+        for (i, t) in self.tenants.iter().enumerate() {
+            self.index.insert(t.id.clone(), i);
+            self.index.insert(t.domain.clone(), i);
+            for (j, u) in t.users.iter().enumerate() {
+                self.upn_index.insert(u.upn.to_ascii_lowercase(), (i, j));
+            }
+        }
+    }
+
+    /// Whether a tenant GUID or domain (lower case) is taken.
+    pub fn has_tenant_key(&self, key: &str) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// Whether a UPN (any case) is taken.
+    pub fn has_upn(&self, upn: &str) -> bool {
+        self.upn_index.contains_key(&upn.to_ascii_lowercase())
     }
 
     /// Replaces `{authority}` in federated credential issuers (known once the port is bound).
@@ -294,13 +329,22 @@ impl Config {
     }
 
     pub fn tenant_by_id(&self, id: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.id == id)
+        self.index
+            .get(id)
+            .map(|&i| &self.tenants[i])
+            .filter(|t| t.id == id)
     }
 
     /// A tenant by GUID or domain, case-insensitive.
     pub fn find_tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
-        let k = id_or_domain.to_ascii_lowercase();
-        self.tenants.iter().find(|t| t.id == k || t.domain == k)
+        let hit = match self.index.get(id_or_domain) {
+            Some(i) => Some(*i),
+            None if id_or_domain.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.index.get(&id_or_domain.to_ascii_lowercase()).copied()
+            }
+            None => None,
+        };
+        hit.map(|i| &self.tenants[i])
     }
 
     pub fn app(&self, client_id: &str) -> Option<&App> {
@@ -310,12 +354,9 @@ impl Config {
 
     /// A user by UPN (case-insensitive), with their home tenant.
     pub fn user(&self, upn: &str) -> Option<(&Tenant, &User)> {
-        self.tenants.iter().find_map(|t| {
-            t.users
-                .iter()
-                .find(|u| u.upn.eq_ignore_ascii_case(upn))
-                .map(|u| (t, u))
-        })
+        let (i, j) = *self.upn_index.get(&upn.to_ascii_lowercase())?;
+        let t = &self.tenants[i];
+        Some((t, &t.users[j]))
     }
 }
 

@@ -1,0 +1,251 @@
+//! `mssp-token onboard` against the sandbox: one result per tenant, stages and AADSTS codes,
+//! the NDJSON report, shards, --only-failed, and bad tenants files.
+
+mod common;
+
+use common::{app_cmd, run, Sandbox};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+const TENANTS: [&str; 5] = [
+    "contoso.onmicrosoft.com",
+    "fabrikam.onmicrosoft.com",
+    "northwind.onmicrosoft.com",
+    "nobody.onmicrosoft.com",
+    "mssp-provider.onmicrosoft.com",
+];
+
+fn write_list(dir: &Path) -> std::path::PathBuf {
+    let f = dir.join("tenants.txt");
+    std::fs::write(&f, format!("# our customers\n{}\n", TENANTS.join("\n"))).unwrap();
+    f
+}
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON ({e}): {l}")))
+        .collect()
+}
+
+fn onboard(sb: &Sandbox, dir: &Path, args: &[&str]) -> common::Output {
+    run(app_cmd(sb, "onboard", dir)
+        .args(["--base-url", &sb.authority()])
+        .args(args))
+}
+
+#[test]
+fn every_tenant_gets_one_result_with_stage_and_code() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_list(dir.path());
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--require-role",
+            "Incident.Read.All",
+            "--probe",
+            "/api/alerts?$top=1",
+        ],
+    );
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let results = lines(&out.stdout);
+    assert_eq!(results.len(), TENANTS.len());
+    let by: std::collections::HashMap<&str, &Value> = results
+        .iter()
+        .map(|r| (r["tenant"].as_str().unwrap(), r))
+        .collect();
+    assert_eq!(by.len(), TENANTS.len(), "exactly one line per tenant");
+    let c = by["contoso.onmicrosoft.com"];
+    assert_eq!(c["status"], "ok");
+    assert_eq!(c["stage"], "probe");
+    assert_eq!(c["http_status"], 200);
+    assert!(c["expires_at"].as_str().unwrap().ends_with('Z'));
+    let f = by["fabrikam.onmicrosoft.com"];
+    assert_eq!(
+        (f["status"].as_str(), f["stage"].as_str()),
+        (Some("failed"), Some("roles"))
+    );
+    assert_eq!(f["roles"], serde_json::json!(["Alert.Read.All"]));
+    let n = by["northwind.onmicrosoft.com"];
+    assert_eq!(
+        (n["stage"].as_str(), n["aadsts"].as_u64()),
+        (Some("token"), Some(700016))
+    );
+    assert_eq!(by["nobody.onmicrosoft.com"]["aadsts"], 90002);
+    for r in &results {
+        assert!(r["elapsed_ms"].is_u64());
+        for k in [
+            "name",
+            "tenant",
+            "status",
+            "stage",
+            "error",
+            "aadsts",
+            "roles",
+            "expires_at",
+        ] {
+            assert!(r.get(k).is_some(), "{k} in {r}");
+        }
+    }
+    assert!(out.stderr.contains("5 tenants"), "{}", out.stderr);
+    assert!(out.stderr.contains("AADSTS700016 x1"), "{}", out.stderr);
+}
+
+#[test]
+fn all_ok_is_exit_0_and_the_report_is_written_atomically_0600() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nclient_id = \"{}\"\nrequire_roles = [\"Alert.Read.All\"]\nprobe = \"/api/alerts?$top=1\"\n\n[[tenant]]\nname = \"Contoso\"\ntenant = \"contoso.onmicrosoft.com\"\n\n[[tenant]]\nname = \"Fabrikam\"\ntenant = \"fabrikam.onmicrosoft.com\"\n",
+            sb.app()["client_id"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.ndjson");
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "the report goes to the file");
+    let results = lines(&std::fs::read_to_string(&report).unwrap());
+    let names: BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["Contoso", "Fabrikam"]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&report).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn shards_partition_the_list_exactly() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_list(dir.path());
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let out = onboard(
+            &sb,
+            dir.path(),
+            &["--tenants", file.to_str().unwrap(), "--shard", &shard],
+        );
+        assert!(out.code == 0 || out.code == 8, "{}", out.stderr);
+        for r in lines(&out.stdout) {
+            seen.push(r["tenant"].as_str().unwrap().to_string());
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    let mut want: Vec<String> = TENANTS.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(
+        sorted, want,
+        "every tenant once across the shards: {seen:?}"
+    );
+}
+
+#[test]
+fn only_failed_reruns_exactly_the_failed_ones() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_list(dir.path());
+    let report = dir.path().join("r.ndjson");
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let failed: BTreeSet<String> = lines(&std::fs::read_to_string(&report).unwrap())
+        .iter()
+        .filter(|r| r["status"] != "ok")
+        .map(|r| r["tenant"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        failed,
+        BTreeSet::from([
+            "northwind.onmicrosoft.com".to_string(),
+            "nobody.onmicrosoft.com".to_string()
+        ])
+    );
+    let again = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--only-failed",
+            report.to_str().unwrap(),
+        ],
+    );
+    let rerun: BTreeSet<String> = lines(&again.stdout)
+        .iter()
+        .map(|r| r["tenant"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rerun, failed);
+}
+
+#[test]
+fn bad_tenants_files_name_the_line() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "bad.toml",
+            "[[tenant]]\ntenant = \"a.onmicrosoft.com\"\n[[tenant]\n",
+            "bad.toml:3",
+        ),
+        (
+            "unknown.toml",
+            "[[tenant]]\ntenant = \"a.onmicrosoft.com\"\ncolour = \"red\"\n",
+            "unknown.toml:3: unknown field `colour`",
+        ),
+        (
+            "dup.txt",
+            "a.onmicrosoft.com\nb.onmicrosoft.com\nA.onmicrosoft.com\n",
+            "dup.txt:3: tenant A.onmicrosoft.com is listed twice (first on line 1)",
+        ),
+        ("empty.txt", "", "no tenants"),
+        ("comments.txt", "# nothing\n\n", "no tenants"),
+        (
+            "words.txt",
+            "a.onmicrosoft.com\ncontoso fabrikam\n",
+            "words.txt:2",
+        ),
+        ("common.txt", "common\n", "common.txt:1"),
+    ];
+    for (name, content, needle) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, content).unwrap();
+        let out = onboard(&sb, dir.path(), &["--tenants", f.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{name}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+}
