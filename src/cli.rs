@@ -213,6 +213,42 @@ pub struct SandboxArgs {
     /// Defender API requests allowed per minute per tenant; more get 429 with Retry-After.
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
+
+    /// Add N generated tenants with a realistic mix of states (consented, missing role, not consented, expired secret).
+    #[arg(long = "tenants", value_name = "N")]
+    pub generate_tenants: Option<u32>,
+
+    /// Write a tenants file for `onboard` listing every tenant (TOML; a plain list beside it as FILE.txt).
+    #[arg(long = "write-tenants", value_name = "FILE")]
+    pub tenants_file: Option<PathBuf>,
+
+    /// Inject faults into token and API requests, e.g. '429=0.1,503=0.05,reset=0.02,malformed=0.02,html=0.02,stall=0.01'.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+
+    /// Seed for the fault choice (repeatable runs).
+    #[arg(long = "seed", value_name = "N")]
+    pub fault_seed: Option<u64>,
+
+    /// Retry-After seconds on injected 429/503 answers.
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u32>,
+
+    /// How long a 'stall' fault holds the body (seconds).
+    #[arg(long, value_name = "SECS")]
+    pub stall_secs: Option<u64>,
+
+    /// Added latency on every token and API answer (milliseconds).
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+
+    /// Server threads (default: max(8, 4 x cores)).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Serve HTTPS with a generated CA (its path is ca_file in the first line).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Args)]

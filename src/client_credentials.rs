@@ -2,7 +2,7 @@
 //! token), v1 with --resource or v2 with a `/.default` scope, through the per-user cache, with
 //! the tenant and role checks before anything is printed.
 
-use crate::authority::resolve_tenant_id;
+use crate::authority::Tenant;
 use crate::cache::Cache;
 use crate::cli::TokenArgs;
 use crate::credentials::Credential;
@@ -93,14 +93,21 @@ fn cache_key(id: &Identity) -> String {
     ])
 }
 
-/// One client-credentials request, the tenant checked.
+/// One client-credentials request, the tenant checked. A tenant given as a GUID must match the
+/// token's `tid`; for a domain, Entra's token endpoint resolves it exactly as the discovery
+/// document would, so the token's `tid` is taken as the tenant ID without an extra request
+/// (there is no browser session here that could answer for another tenant).
 pub async fn acquire(http: &Http, id: &Identity) -> Result<TokenSet> {
-    let tenant_id = resolve_tenant_id(http, &id.authority).await?;
+    let expected = match &id.authority.tenant {
+        Tenant::Guid(g) => Some(g.clone()),
+        Tenant::Domain(_) => None,
+    };
     let client = entra::client(id, None)?;
     let token_url = id.authority.token_url(id.target.version()).to_string();
     let auth = id.credential.assertion_params(&id.client_id, &token_url)?;
     crate::log::verbose(&format!(
-        "client credentials for tenant {tenant_id} with {}",
+        "client credentials for tenant {} with {}",
+        id.authority.tenant.as_str(),
         id.credential.describe()
     ));
     let sent_at = now_epoch();
@@ -123,6 +130,21 @@ pub async fn acquire(http: &Http, id: &Identity) -> Result<TokenSet> {
         req.request_async(&call).await
     })
     .await?;
+    let tenant_id = match expected {
+        Some(g) => g,
+        None => crate::jwt::Jwt::decode(response.access_token.secret())
+            .ok()
+            .and_then(|j| j.tenant_id())
+            .ok_or_else(|| {
+                crate::error::fail(
+                    crate::error::Exit::Check,
+                    format!(
+                        "the token for {} carries no tid claim, so its tenant cannot be confirmed; nothing was printed",
+                        id.authority.tenant.as_str()
+                    ),
+                )
+            })?,
+    };
     let set = TokenSet::from_response(&response, &id.target, &tenant_id, &id.client_id, sent_at);
     crate::checks::tenant_matches(&set, &tenant_id, id.authority.tenant.as_str())?;
     Ok(set)

@@ -27,7 +27,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             port: args.port,
             config: args.config,
             rate_limit: args.rate_limit,
-            ..Default::default()
+            generate_tenants: args.generate_tenants,
+            tenants_file: args.tenants_file,
+            faults: args.faults,
+            fault_seed: args.fault_seed,
+            retry_after_secs: args.retry_after,
+            stall_secs: args.stall_secs,
+            latency_ms: args.latency_ms,
+            threads: args.threads,
+            tls: args.tls,
         }),
         Command::Completions { shell } => {
             clap_complete::generate(

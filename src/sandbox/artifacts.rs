@@ -1,7 +1,8 @@
 //! Files the sandbox hands to clients, in a private temporary folder (mode 0700, files 0600,
 //! removed when the sandbox is dropped): the main app's certificate as cert.pem (CERTIFICATE +
 //! unencrypted PKCS#8 PRIVATE KEY) and cert.pfx (PKCS#12, password in pfx-password.txt), and
-//! federated-token.jwt (an external token valid one hour from start).
+//! federated-token.jwt (an external token valid one hour from start), and with `--tls` the
+//! CA certificate ca.pem.
 //!
 //! A process that ends without dropping its sandbox (killed, or `std::process::exit`) leaves its
 //! folder behind; each folder names its owner in `owner.pid`, and every start removes the
@@ -95,6 +96,15 @@ impl Artifacts {
             federated_subject: subject.to_string(),
             cert,
         })
+    }
+}
+
+impl Artifacts {
+    /// Adds a file (mode 0600) to the private folder; returns its path.
+    pub fn add_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self._dir.path().join(name);
+        write_private(&path, bytes)?;
+        Ok(path)
     }
 }
 

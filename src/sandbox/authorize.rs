@@ -466,9 +466,25 @@ fn signin_view(inner: &Inner, ar: &AuthRequest) -> SigninView {
             .upn
             .clone(),
     };
-    let mut groups: Vec<AccountGroup> = cfg
+    // Generated tenants (--tenants N) are listed only when the request names them or a hint
+    // picked one of their users: thousands of accounts would drown the page.
+    // (They follow the configured ones, so this never walks them.)
+    let mut shown: Vec<&super::config::Tenant> = cfg
         .tenants
         .iter()
+        .take_while(|t| t.generated.is_none())
+        .collect();
+    let extra = [
+        ar.path_tenant.as_deref().and_then(|p| cfg.tenant_by_id(p)),
+        cfg.user(&preselected).map(|(t, _)| t),
+    ];
+    for t in extra.into_iter().flatten() {
+        if t.generated.is_some() && !shown.iter().any(|s| s.id == t.id) {
+            shown.push(t);
+        }
+    }
+    let mut groups: Vec<AccountGroup> = shown
+        .into_iter()
         .map(|t| AccountGroup {
             tenant_label: format!("{} — {}", t.name, t.domain),
             other_org: ar.path_tenant.as_deref().is_some_and(|p| p != t.id),

@@ -125,11 +125,17 @@ impl Api {
         None
     }
 
+    /// The tenant's items, generated on first use (outside the lock: with thousands of
+    /// tenants, first calls for different tenants must not queue behind each other).
     fn data(&self, tid: &str, domain: &str) -> Arc<TenantData> {
-        let mut st = self.lock();
-        st.data
+        if let Some(d) = self.lock().data.get(tid) {
+            return d.clone();
+        }
+        let fresh = Arc::new(data::generate(tid, domain, self.anchor_ms));
+        self.lock()
+            .data
             .entry(tid.to_string())
-            .or_insert_with(|| Arc::new(data::generate(tid, domain, self.anchor_ms)))
+            .or_insert(fresh)
             .clone()
     }
 }

@@ -21,7 +21,7 @@ use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Throttle,
     Server,
@@ -82,7 +82,10 @@ impl Spec {
                 bail!("--faults: '{part}' is not kind=fraction (e.g. 429=0.05)");
             };
             let (k, v) = (k.trim(), v.trim());
-            let Some(kind) = KINDS.iter().copied().find(|x| x.name().eq_ignore_ascii_case(k))
+            let Some(kind) = KINDS
+                .iter()
+                .copied()
+                .find(|x| x.name().eq_ignore_ascii_case(k))
             else {
                 bail!("--faults: '{part}': unknown kind '{k}' (kinds: {allowed})");
             };
@@ -108,7 +111,7 @@ impl Spec {
     }
 
     /// {"429": 0.05, ...} with the kinds given (non-zero).
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(self) -> Value {
         let mut m = Map::new();
         for k in KINDS {
             let f = self.fractions[k.index()];
@@ -196,9 +199,9 @@ impl PathKind {
             [_, "oauth2", "authorize"]
             | [_, "oauth2", "v2.0", "authorize"]
             | [_, "v2.0", "adminconsent"] => PathKind::Authorize,
-            [_, "v2.0", ".well-known", _]
-            | [_, ".well-known", _]
-            | [_, "discovery", ..] => PathKind::Discovery,
+            [_, "v2.0", ".well-known", _] | [_, ".well-known", _] | [_, "discovery", ..] => {
+                PathKind::Discovery
+            }
             _ => PathKind::Other,
         }
     }
@@ -256,10 +259,12 @@ impl Stats {
         self.tokens_issued.fetch_add(1, Ordering::Relaxed);
     }
 
+    #[cfg(test)]
     pub fn tokens_issued(&self) -> u64 {
         self.tokens_issued.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     pub fn faults_of(&self, k: Kind) -> u64 {
         self.faults[k.index()].load(Ordering::Relaxed)
     }

@@ -1,4 +1,5 @@
-//! A minimal request/response model, independent of tiny_http so handlers are plain functions.
+//! A minimal request/response model, independent of the HTTP server (server.rs) so handlers are
+//! plain functions.
 
 use serde_json::Value;
 

@@ -14,6 +14,12 @@
 //!   simulated OIDC issuer GET /sandbox-oidc/.well-known/openid-configuration, .../jwks, and
 //!   POST /sandbox/federated-token)
 //! - GET /api/alerts, /api/incidents: the Defender APIs (defender.rs, data in data.rs)
+//! - GET /sandbox/stats: request, fault and token counters (faults.rs)
+//!
+//! At scale (issue 4): `--tenants N` generated tenants with a fixed mix of states
+//! (generate.rs), `--write-tenants FILE` a tenants file for `onboard` (roster.rs), `--faults`
+//! injected faults and `--latency-ms` added latency (faults.rs), `--tls` HTTPS with a CA made at
+//! start (tls.rs); the server (server.rs) is hyper on a multi-threaded tokio runtime.
 //!
 //! Files for clients (the main app's certificate as PEM and PFX, a federated token) live in a
 //! private temporary folder removed when the sandbox stops (artifacts.rs).
@@ -32,16 +38,21 @@ mod data;
 mod defender;
 mod discovery;
 mod errors;
+mod faults;
 mod federation;
+mod generate;
 mod http;
 mod issue;
 mod jws;
 mod keys;
 mod odata;
 mod pages;
+mod roster;
 mod scopes;
+mod server;
 mod simulated_user;
 mod store;
+mod tls;
 mod token;
 
 #[cfg(test)]
@@ -50,22 +61,22 @@ mod tests;
 mod tests_app_only;
 #[cfg(test)]
 mod tests_defender;
+#[cfg(test)]
+mod tests_scale;
 
 pub use simulated_user::simulated_user_sign_in;
 
 use anyhow::{anyhow, Context, Result};
 use artifacts::Artifacts;
 use config::Config;
-use http::{Req, Resp, MAX_BODY, MAX_URL};
+use http::{Req, Resp};
 use keys::{new_rsa_key, Keys};
 use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{Flow, Store, Version};
 
 /// Options for starting a sandbox.
@@ -78,9 +89,31 @@ pub struct SandboxOptions {
     /// Defender API throttling: requests per minute per tenant (/api/alerts and /api/incidents
     /// together); over it, 429 with Retry-After. `None`: no limit.
     pub rate_limit: Option<u32>,
+    /// `--tenants N`: N generated tenants added to the configured ones (generate.rs).
+    pub generate_tenants: Option<u32>,
+    /// `--write-tenants FILE`: write a tenants file for `onboard` listing every tenant (and the
+    /// plain list FILE.txt) once started (roster.rs).
+    pub tenants_file: Option<PathBuf>,
+    /// `--faults SPEC`: e.g. "429=0.05,503=0.02,reset=0.01" (faults.rs).
+    pub faults: Option<String>,
+    /// `--seed N`: deterministic fault choice (default: random).
+    pub fault_seed: Option<u64>,
+    /// `--retry-after SECS`: the Retry-After of injected 429 and 503 (default 1).
+    pub retry_after_secs: Option<u32>,
+    /// How long a `stall` fault holds the body back before closing (default 40 s).
+    pub stall_secs: Option<u64>,
+    /// `--latency-ms N`: added to every token and Defender API response.
+    pub latency_ms: Option<u64>,
+    /// `--threads N`: worker threads (default max(8, 4 × available cores)).
+    pub threads: Option<usize>,
+    /// `--tls`: HTTPS with a CA generated at start (info's "ca_file").
+    pub tls: bool,
 }
 
-const WORKERS: usize = 4;
+/// Default Retry-After of injected faults, seconds.
+const DEFAULT_RETRY_AFTER: u32 = 1;
+/// Default stall of the `stall` fault, seconds.
+const DEFAULT_STALL_SECS: u64 = 40;
 
 /// Shared state of a running sandbox.
 struct Inner {
@@ -98,6 +131,14 @@ struct Inner {
     /// One access-log line per request on stderr (`mssp-token sandbox` only; never queries or
     /// bodies, so no code, secret or token is logged).
     log: bool,
+    /// Faults, latency, counters (server.rs).
+    net: server::Net,
+    /// With --tls: the CA certificate (PEM) in the private folder.
+    ca_file: Option<PathBuf>,
+    /// With --write-tenants: the tenants file and its plain list.
+    tenants_file: Option<(PathBuf, PathBuf)>,
+    /// How many tenants were generated (--tenants).
+    generated: u32,
 }
 
 /// The tenant segment of a path.
@@ -159,6 +200,8 @@ impl Inner {
                     "users": t.users.iter().map(|u| u.upn.clone()).collect::<Vec<_>>(),
                     "home_of_apps": self.cfg.apps.iter().filter(|a| a.home_tenant == t.id)
                         .map(|a| a.client_id.clone()).collect::<Vec<_>>(),
+                    "generated": t.generated.is_some(),
+                    "state": t.generated.map(generate::Mix::label),
                 })
             })
             .collect();
@@ -204,14 +247,30 @@ impl Inner {
                 v
             })
             .collect();
+        let net = &self.net;
+        let legacy = generate::legacy_app(&self.cfg, now).map(|a| a.client_id.clone());
         json!({
             "authority": self.authority,
             "api_base": self.authority,
-            "ca_file": null,
+            "ca_file": self.ca_file,
+            "tls": net.tls,
             "sandbox": true,
             "simulated": "tokens are valid nowhere else",
             "federated_token_endpoint": format!("{}/sandbox/federated-token", self.authority),
+            "stats_url": format!("{}/sandbox/stats", self.authority),
             "rate_limit_per_minute": self.api.rate_limit(),
+            "generated_tenants": self.generated,
+            "tenant_mix": (self.generated > 0).then_some(generate::MIX_RULE),
+            "legacy_client_id": legacy,
+            "legacy_secret_env": generate::LEGACY_SECRET_ENV,
+            "tenants_file": self.tenants_file.as_ref().map(|(f, _)| f),
+            "tenants_list_file": self.tenants_file.as_ref().map(|(_, l)| l),
+            "faults": net.faults.as_ref().map(|f| f.spec.to_json()),
+            "fault_seed": net.faults.as_ref().map(|f| f.seed),
+            "retry_after_secs": net.retry_after,
+            "stall_secs": net.stall.as_secs(),
+            "latency_ms": net.latency.as_millis() as u64,
+            "threads": net.threads,
             "tenants": tenants,
             "apps": apps,
         })
@@ -231,6 +290,7 @@ fn dispatch(inner: &Inner, req: &Req) -> Resp {
     match segs.as_slice() {
         ["sandbox", "signin"] if req.method == "POST" => authorize::signin_post(inner, req),
         ["sandbox", "info"] if get => Resp::json(200, &inner.info()),
+        ["sandbox", "stats"] if get => Resp::json(200, &inner.net.stats_json()),
         ["sandbox", "revoke-consent"] if req.method == "POST" => {
             control::revoke_consent(inner, req)
         }
@@ -276,70 +336,6 @@ fn dispatch(inner: &Inner, req: &Req) -> Resp {
     }
 }
 
-/// Reads a tiny_http request (bounded), dispatches it (a panic becomes a 500), answers.
-fn serve(inner: &Inner, mut rq: tiny_http::Request) {
-    let target = rq.url().to_string();
-    let method = rq.method().as_str().to_string();
-    let resp = if target.len() > MAX_URL {
-        Resp::plain_error(414, "uri_too_long", "The request URL is too long.")
-    } else if rq.body_length().is_some_and(|n| n > MAX_BODY) {
-        Resp::plain_error(413, "payload_too_large", "The request body is too large.")
-    } else {
-        let mut body = Vec::new();
-        match rq
-            .as_reader()
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-        {
-            Err(_) => Resp::plain_error(400, "bad_request", "The request body could not be read."),
-            Ok(n) if n > MAX_BODY => {
-                Resp::plain_error(413, "payload_too_large", "The request body is too large.")
-            }
-            Ok(_) => {
-                let headers = rq
-                    .headers()
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.field.as_str().as_str().to_string(),
-                            h.value.as_str().to_string(),
-                        )
-                    })
-                    .collect();
-                let req = Req::new(&method, &target, headers, body);
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(inner, &req)))
-                    .unwrap_or_else(|_| {
-                        Resp::plain_error(500, "server_error", "The sandbox hit an internal error.")
-                    })
-            }
-        }
-    };
-    if inner.log {
-        let path = target.split('?').next().unwrap_or("");
-        eprintln!("sandbox: {method} {path} -> {}", resp.status);
-    }
-    let _ = rq.respond(to_tiny(resp));
-}
-
-fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut headers = Vec::new();
-    for (k, v) in &resp.headers {
-        match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            Ok(h) => headers.push(h),
-            Err(()) => return tiny_http::Response::from_data(
-                b"{\"error\":\"server_error\",\"error_description\":\"invalid response header\"}"
-                    .to_vec(),
-            )
-            .with_status_code(500),
-        }
-    }
-    let mut r = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
-    for h in headers {
-        r.add_header(h);
-    }
-    r
-}
-
 /// Three RSA-2048 keys (token signing, the main app's certificate, the OIDC issuer), made in
 /// parallel to keep startup short.
 fn three_keys() -> Result<(RsaPrivateKey, RsaPrivateKey, RsaPrivateKey)> {
@@ -355,16 +351,15 @@ fn three_keys() -> Result<(RsaPrivateKey, RsaPrivateKey, RsaPrivateKey)> {
     })
 }
 
-/// A running sandbox. Dropping it stops the worker threads and removes its temporary folder.
+/// A running sandbox. Dropping it stops the server (and waits for it) and removes its
+/// temporary folder.
 pub struct Sandbox {
     inner: Arc<Inner>,
-    server: Arc<tiny_http::Server>,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    server: server::Server,
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1 (the given port or a free one), starts the workers, returns at once.
+    /// Binds 127.0.0.1 (the given port or a free one), starts the server, returns at once.
     pub fn start(opts: SandboxOptions) -> Result<Sandbox> {
         Sandbox::start_with(opts, false)
     }
@@ -374,23 +369,51 @@ impl Sandbox {
             Some(p) => Config::load(p)?,
             None => Config::builtin(),
         };
+        let generated = opts.generate_tenants.unwrap_or(0);
+        generate::add(&mut cfg, generated, now())?;
+        let faults = match &opts.faults {
+            None => None,
+            Some(spec) => Some(faults::Faults::new(
+                faults::Spec::parse(spec)?,
+                opts.fault_seed
+                    .unwrap_or_else(|| rand::Rng::gen(&mut rand::thread_rng())),
+            )),
+        };
+        let threads = match opts.threads {
+            Some(0) => anyhow::bail!("--threads: at least 1"),
+            Some(n) => n,
+            None => server::default_threads(),
+        };
         let addr = format!("127.0.0.1:{}", opts.port.unwrap_or(0));
-        let server = tiny_http::Server::http(&addr)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        let port = server
-            .server_addr()
-            .to_ip()
+        let listener = std::net::TcpListener::bind(&addr)
+            .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
+        let port = listener
+            .local_addr()
             .map(|a| a.port())
-            .context("the sandbox listener has no IP address")?;
-        let authority = format!("http://127.0.0.1:{port}");
+            .context("the sandbox listener has no address")?;
+        let scheme = if opts.tls { "https" } else { "http" };
+        let authority = format!("{scheme}://127.0.0.1:{port}");
         cfg.set_authority(&authority);
+        let tls = opts.tls.then(|| tls::generate(now())).transpose()?;
         let (signing, cert_key, oidc_key) = three_keys()?;
         let oidc = Keys::from_key(oidc_key);
         let subject = federation::main_subject(&cfg.apps[0], &authority);
         let files = Artifacts::create(&cert_key, &oidc, &authority, &subject, now() as i64)?;
         cfg.apps[0].certs.push(files.cert.clone());
+        let ca_file = match &tls {
+            Some(t) => Some(files.add_file("ca.pem", t.ca_pem.as_bytes())?),
+            None => None,
+        };
+        let store = Store::new(&cfg);
+        let tenants_file = match &opts.tenants_file {
+            Some(path) => {
+                let list = roster::write(path, &cfg, &store, now())?;
+                Some((path.clone(), list))
+            }
+            None => None,
+        };
         let inner = Arc::new(Inner {
-            store: Mutex::new(Store::new(&cfg)),
+            store: Mutex::new(store),
             cfg,
             keys: Keys::from_key(signing),
             oidc,
@@ -398,32 +421,23 @@ impl Sandbox {
             api: defender::Api::new(opts.rate_limit, now()),
             authority,
             log,
+            net: server::Net {
+                faults,
+                stats: faults::Stats::default(),
+                latency: Duration::from_millis(opts.latency_ms.unwrap_or(0)),
+                retry_after: opts.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER),
+                stall: Duration::from_secs(opts.stall_secs.unwrap_or(DEFAULT_STALL_SECS)),
+                threads,
+                tls: opts.tls,
+                started: Instant::now(),
+            },
+            ca_file,
+            tenants_file,
+            generated,
         });
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut workers = Vec::new();
-        for i in 0..WORKERS {
-            let (inner, server, stop) = (inner.clone(), server.clone(), stop.clone());
-            let w = std::thread::Builder::new()
-                .name(format!("sandbox-{i}"))
-                .spawn(move || {
-                    while !stop.load(Ordering::SeqCst) {
-                        match server.recv_timeout(Duration::from_millis(100)) {
-                            Ok(Some(rq)) => serve(&inner, rq),
-                            Ok(None) => {}
-                            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-                        }
-                    }
-                })
-                .context("cannot start a sandbox worker thread")?;
-            workers.push(w);
-        }
-        Ok(Sandbox {
-            inner,
-            server,
-            stop,
-            workers,
-        })
+        let server =
+            server::Server::spawn(inner.clone(), listener, threads, tls.map(|t| t.config))?;
+        Ok(Sandbox { inner, server })
     }
 
     /// "http://127.0.0.1:PORT" (no trailing slash).
@@ -467,13 +481,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for _ in 0..self.workers.len() {
-            self.server.unblock();
-        }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
+        self.server.stop();
     }
 }
 
@@ -541,7 +549,12 @@ fn banner(sb: &Sandbox) -> String {
     );
     s.push_str(&format!("  authority   {}\n", inner.authority));
     s.push_str("  tenants\n");
-    for t in info["tenants"].as_array().into_iter().flatten() {
+    for t in info["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["generated"] != true)
+    {
         let roles: Vec<&str> = t["roles"]
             .as_array()
             .into_iter()
@@ -565,6 +578,15 @@ fn banner(sb: &Sandbox) -> String {
                 "NOT consented".to_string()
             },
             users.join(", ")
+        ));
+    }
+    if inner.generated > 0 {
+        let n = inner.generated;
+        s.push_str(&format!(
+            "    + {n} generated tenants: {} ... {} (Tenant 00001 ...; admin@<domain>)\n      mix: {}\n",
+            generate::domain(1),
+            generate::domain(n),
+            generate::MIX_RULE
         ));
     }
     s.push_str("  apps\n");
@@ -623,6 +645,40 @@ fn banner(sb: &Sandbox) -> String {
         f.federated_token_file.display()
     ));
     s.push_str(&format!("  main tenant: {domain} ({tid})\n"));
+    if let Some(ca) = &inner.ca_file {
+        s.push_str(&format!(
+            "  TLS: trust the sandbox CA {} (--ca-file, curl --cacert, MSAL verify=)\n",
+            ca.display()
+        ));
+    }
+    if let Some((f, l)) = &inner.tenants_file {
+        s.push_str(&format!(
+            "  tenants file          {} (plain list {}); legacy-app tenants read ${}\n",
+            f.display(),
+            l.display(),
+            generate::LEGACY_SECRET_ENV
+        ));
+    }
+    let net = &inner.net;
+    if let Some(f) = &net.faults {
+        s.push_str(&format!(
+            "  faults                {} (seed {}, Retry-After {} s, stall {} s)\n",
+            f.spec.to_json(),
+            f.seed,
+            net.retry_after,
+            net.stall.as_secs()
+        ));
+    }
+    if !net.latency.is_zero() {
+        s.push_str(&format!(
+            "  latency               +{} ms on token and API responses\n",
+            net.latency.as_millis()
+        ));
+    }
+    s.push_str(&format!(
+        "  server                {} worker threads; counters at {}/sandbox/stats\n",
+        net.threads, inner.authority
+    ));
     s.push_str("  Ctrl-C to stop.");
     s
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests against a running sandbox (reqwest over loopback), plus dispatch-level
 //! tests for inputs a real client would never send.
 
+use super::http::MAX_BODY;
 use super::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -34,8 +34,10 @@ pub fn generate(now: u64) -> Result<Tls> {
         .map_err(err("cannot generate the sandbox CA key"))?;
     let mut ca = CertificateParams::default();
     ca.distinguished_name = rcgen::DistinguishedName::new();
-    ca.distinguished_name
-        .push(DnType::CommonName, "mssp-token sandbox CA (simulated, regenerated at each start)");
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        "mssp-token sandbox CA (simulated, regenerated at each start)",
+    );
     ca.distinguished_name
         .push(DnType::OrganizationName, "mssp-token sandbox");
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));

@@ -25,10 +25,9 @@ enum ClientAuth {
 }
 
 pub fn token(inner: &Inner, seg: &str, version: Version, req: &Req) -> Resp {
-    let trace = Trace::new(req.header("client-request-id"));
     match handle(inner, seg, version, req) {
         Ok(v) => Resp::json(200, &v),
-        Err(e) => e.to_json(&trace),
+        Err(e) => e.to_json(&Trace::new(req.header("client-request-id"))),
     }
 }
 
