@@ -456,6 +456,10 @@ pub struct OnboardArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub deadline: u64,
 
+    /// Attempts per request on 429, 5xx and connection errors (with backoff, jitter and Retry-After).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub retries: u32,
+
     /// At most this many requests per second in all (keeps a large run under Entra's throttling).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rps: Option<u32>,

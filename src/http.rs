@@ -11,6 +11,23 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The connect and total timeouts: 10 s and 30 s, or MSSP_TOKEN_CONNECT_TIMEOUT and
+/// MSSP_TOKEN_TIMEOUT (seconds) for slow links and for tests.
+fn timeouts() -> (Duration, Duration) {
+    let env = |name: &str, default: Duration| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(default)
+    };
+    (
+        env("MSSP_TOKEN_CONNECT_TIMEOUT", CONNECT_TIMEOUT),
+        env("MSSP_TOKEN_TIMEOUT", TOTAL_TIMEOUT),
+    )
+}
+
 /// Retry policy for one logical request.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -69,6 +86,31 @@ impl Response {
     }
 }
 
+/// " (temporarily_unavailable, AADSTS90033)" from an Entra or Defender error body, if any.
+fn error_hint(r: &Response) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+        return format!(", {}", r.describe_body());
+    };
+    let error = v
+        .get("error")
+        .and_then(|e| {
+            e.as_str()
+                .or_else(|| e.get("code").and_then(|c| c.as_str()))
+        })
+        .map(crate::authority::printable);
+    let code = v
+        .get("error_codes")
+        .and_then(|c| c.get(0))
+        .and_then(|c| c.as_u64())
+        .map(|c| format!("AADSTS{c}"));
+    let parts: Vec<String> = [error, code].into_iter().flatten().collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
 fn html_title(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let start = lower.find("<title>")? + 7;
@@ -114,9 +156,10 @@ pub struct Http {
 impl Http {
     /// Builds the client; `ca_file` adds trusted roots (corporate TLS inspection, sandbox --tls).
     pub fn new(ca_file: Option<&Path>) -> Result<Http> {
+        let (connect, total) = timeouts();
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
+            .connect_timeout(connect)
+            .timeout(total)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mssp-token/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = ca_file {
@@ -220,6 +263,17 @@ impl Http {
                                 MAX_BODY / (1024 * 1024)
                             ),
                         )),
+                        Ok(r) if r.status >= 500 && self.retry.retry_server_errors => {
+                            Err(fail(
+                                Exit::Network,
+                                format!(
+                                    "the service answered HTTP {}{} after {attempt} attempt(s) over {} s; it is having trouble: try again later",
+                                    r.status,
+                                    error_hint(&r),
+                                    started.elapsed().as_secs()
+                                ),
+                            ))
+                        }
                         Ok(r) => Ok(r),
                         Err(e) => Err(network_error(&e)),
                     };
@@ -342,7 +396,8 @@ pub fn network_error(e: &reqwest::Error) -> anyhow::Error {
             "TLS with {host} failed: the server's certificate is not trusted ({detail}). If your network inspects TLS (a corporate proxy), trust its CA with --ca-file PEM or SSL_CERT_FILE; for the sandbox with --tls, pass its ca_file"
         )
     } else if e.is_timeout() {
-        format!("{host} did not answer in time (connect timeout {} s, total {} s); check the network, proxy (HTTPS_PROXY, NO_PROXY) and --authority", CONNECT_TIMEOUT.as_secs(), TOTAL_TIMEOUT.as_secs())
+        let (connect, total) = timeouts();
+        format!("{host} did not answer in time (connect timeout {} s, total {} s); check the network, proxy (HTTPS_PROXY, NO_PROXY) and --authority", connect.as_secs_f64(), total.as_secs_f64())
     } else if e.is_connect() {
         format!("cannot reach {host} ({detail}); check the network, proxy (HTTPS_PROXY, NO_PROXY), --cloud and --authority")
     } else {

@@ -91,6 +91,9 @@ pub async fn run(args: OnboardArgs) -> Result<()> {
     }
 
     let mut http = Http::new(args.identity.ca_file.as_deref())?;
+    http.retry.attempts = args.retries;
+    // The per-tenant deadline bounds the retries; the budget only keeps one wait sane.
+    http.retry.budget = Duration::from_secs(args.deadline);
     if let Some(rps) = args.max_rps {
         http.limiter = Some(Arc::new(RateLimiter::per_second(rps)));
     }

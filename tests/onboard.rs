@@ -249,3 +249,136 @@ fn bad_tenants_files_name_the_line() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// A sandbox with generated tenants and faults; returns it and its tenants file.
+fn faulty(n: u32, faults: &str) -> (Sandbox, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.toml");
+    let sb = Sandbox::start_with(&[
+        "--tenants",
+        &n.to_string(),
+        "--write-tenants",
+        file.to_str().unwrap(),
+        "--faults",
+        faults,
+        "--retry-after",
+        "0",
+        "--seed",
+        "7",
+    ]);
+    (sb, file, dir)
+}
+
+fn onboard_generated(sb: &Sandbox, dir: &Path, file: &Path, extra: &[&str]) -> common::Output {
+    let legacy = sb.expired_app();
+    run(app_cmd(sb, "onboard", dir)
+        .args(["--tenants", file.to_str().unwrap(), "--concurrency", "8"])
+        .args(extra)
+        .env(
+            sb.info["legacy_secret_env"].as_str().unwrap(),
+            legacy["client_secret"].as_str().unwrap(),
+        ))
+}
+
+#[test]
+fn retryable_faults_are_retried_and_recovered() {
+    let (sb, file, dir) = faulty(40, "429=0.15,503=0.1,500=0.05,reset=0.05");
+    let out = onboard_generated(
+        &sb,
+        dir.path(),
+        &file,
+        &["--retries", "12", "--require-role", "Alert.Read.All"],
+    );
+    let results = lines(&out.stdout);
+    let listed = std::fs::read_to_string(&file)
+        .unwrap()
+        .matches("[[tenant]]")
+        .count();
+    assert_eq!(results.len(), listed, "one line per tenant");
+    // Only the generated mix fails: not consented (700016) and the expired legacy secret (7000222).
+    for r in &results {
+        if r["status"] != "ok" {
+            let code = r["aadsts"].as_u64();
+            assert!(
+                matches!(code, Some(700016) | Some(7000222)),
+                "a fault leaked through: {r}"
+            );
+            assert_eq!(r["stage"], "token", "{r}");
+        }
+    }
+    assert!(results.iter().any(|r| r["aadsts"] == 700016));
+    assert!(results.iter().any(|r| r["aadsts"] == 7000222));
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let stats: Value = serde_json::from_slice(
+        &std::process::Command::new("curl")
+            .args(["-sS", &format!("{}/sandbox/stats", sb.authority())])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        stats["faults"]["total"].as_u64().unwrap() > 5,
+        "faults were injected: {stats}"
+    );
+}
+
+#[test]
+fn non_retryable_faults_are_reported_at_their_stage() {
+    let (sb, file, dir) = faulty(6, "malformed=1.0");
+    let out = onboard_generated(&sb, dir.path(), &file, &[]);
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let results = lines(&out.stdout);
+    assert!(!results.is_empty());
+    for r in &results {
+        assert_eq!(r["status"], "failed", "{r}");
+        assert_eq!(r["stage"], "token", "{r}");
+        assert!(r["aadsts"].is_null());
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a token response"),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn the_probe_stage_reports_api_faults() {
+    let sb = Sandbox::start_with(&["--rate-limit", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.txt");
+    std::fs::write(
+        &file,
+        "contoso.onmicrosoft.com\n9ed38d36-d1a6-4200-9985-86bb0271d957\n",
+    )
+    .unwrap();
+    // The same tenant twice (domain and GUID): the second probe is over the per-minute limit.
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--probe",
+            "/api/alerts?$top=1",
+            "--concurrency",
+            "1",
+            "--retries",
+            "2",
+            "--deadline",
+            "20",
+        ],
+    );
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let results = lines(&out.stdout);
+    let failed: Vec<&Value> = results.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(failed.len(), 1, "{results:?}");
+    assert_eq!(failed[0]["stage"], "probe");
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("throttled"),
+        "{}",
+        failed[0]
+    );
+}
