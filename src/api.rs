@@ -214,40 +214,7 @@ fn read_data(data: Option<&str>) -> Result<Option<Vec<u8>>> {
 
 async fn token(http: &Http, args: &ApiArgs) -> Result<String> {
     if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(
-                Exit::Storage,
-                format!(
-                    "--token-file {}: cannot read it ({})",
-                    path.display(),
-                    crate::credentials::io_reason(&e)
-                ),
-            )
-        })?;
-        let t = if text.trim_start().starts_with('{') {
-            serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    v.get("access_token")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .ok_or_else(|| {
-                    usage(format!(
-                        "--token-file {}: no access_token in it",
-                        path.display()
-                    ))
-                })?
-        } else {
-            text.trim().to_string()
-        };
-        if t.is_empty() {
-            return Err(usage(format!(
-                "--token-file {}: the file is empty",
-                path.display()
-            )));
-        }
-        return Ok(t);
+        return crate::storage::read_access_token(path, "--token-file");
     }
     let scope = if args.xdr {
         "https://api.security.microsoft.com/.default"

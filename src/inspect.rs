@@ -152,31 +152,7 @@ fn audiences(claims: &Value) -> Vec<String> {
 
 fn read_token(args: &InspectArgs) -> Result<String> {
     let raw = if let Some(path) = &args.from {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(
-                Exit::Storage,
-                format!(
-                    "--from {}: cannot read it ({})",
-                    path.display(),
-                    crate::credentials::io_reason(&e)
-                ),
-            )
-        })?;
-        if text.trim_start().starts_with('{') {
-            let v: Value = serde_json::from_str(&text)
-                .map_err(|_| usage(format!("--from {}: not valid JSON", path.display())))?;
-            v.get("access_token")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    usage(format!(
-                        "--from {}: no access_token in it (expected a file saved with --save)",
-                        path.display()
-                    ))
-                })?
-        } else {
-            text
-        }
+        crate::storage::read_access_token(path, "--from")?
     } else {
         match args.token.as_deref() {
             Some("-") | None => {

@@ -93,16 +93,7 @@ pub async fn run(mut args: RefreshArgs) -> Result<()> {
 }
 
 fn read_saved(path: &std::path::Path) -> Result<TokenSet> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        fail(
-            Exit::Storage,
-            format!(
-                "--from {}: cannot read it ({})",
-                path.display(),
-                crate::credentials::io_reason(&e)
-            ),
-        )
-    })?;
+    let bytes = crate::storage::read(path, "--from")?;
     serde_json::from_slice::<TokenSet>(&bytes).map_err(|e| {
         let what = if e.is_syntax() || e.is_eof() {
             "not valid JSON".to_string()

@@ -55,6 +55,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Reads a file named by `flag` (e.g. "--from"); a failure is a storage error naming it.
+pub fn read(path: &Path, flag: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        fail(
+            Exit::Storage,
+            format!(
+                "{flag} {}: cannot read it ({})",
+                path.display(),
+                io_reason(&e)
+            ),
+        )
+    })
+}
+
+/// The access token in a file: the JSON object `--save` writes, or the bare token.
+pub fn read_access_token(path: &Path, flag: &str) -> Result<String> {
+    let bytes = read(path, flag)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let token = if text.trim_start().starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+            crate::error::usage(format!("{flag} {}: not valid JSON", path.display()))
+        })?;
+        v.get("access_token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                crate::error::usage(format!(
+                    "{flag} {}: no access_token in it (expected a file saved with --save)",
+                    path.display()
+                ))
+            })?
+    } else {
+        text.trim().to_string()
+    };
+    if token.is_empty() {
+        return Err(crate::error::usage(format!(
+            "{flag} {}: the file is empty",
+            path.display()
+        )));
+    }
+    crate::redacted::register(&token);
+    Ok(token)
+}
+
 #[cfg(unix)]
 fn set_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -60,29 +60,7 @@ fn certificate_pem_and_pfx_are_accepted_by_the_sandbox() {
 fn a_certificate_the_app_does_not_know_is_refused_with_700027() {
     let sb = Sandbox::start();
     let dir = tempfile::tempdir().unwrap();
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=stranger",
-        ])
-        .arg("-keyout")
-        .arg(dir.path().join("k.pem"))
-        .arg("-out")
-        .arg(dir.path().join("c.pem"))
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let mut both = std::fs::read(dir.path().join("c.pem")).unwrap();
-    both.extend(std::fs::read(dir.path().join("k.pem")).unwrap());
-    std::fs::write(dir.path().join("both.pem"), both).unwrap();
+    let pem = common::self_signed_cert(dir.path(), "stranger");
     let out = run(without_secret(&sb, "token", dir.path())
         .args([
             "--tenant",
@@ -90,7 +68,7 @@ fn a_certificate_the_app_does_not_know_is_refused_with_700027() {
             "--no-cache",
             "--certificate",
         ])
-        .arg(dir.path().join("both.pem")));
+        .arg(&pem));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("AADSTS700027"), "{}", out.stderr);
 }

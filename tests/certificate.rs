@@ -13,40 +13,8 @@ const CLIENT: &str = "9d3e1c55-7b1a-4c2e-8f00-1a2b3c4d5e6f";
 
 /// A self-signed RSA certificate: cert.pem (certificate + key) and cert.pfx (password "pfx-pw").
 fn make_cert(dir: &Path) {
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mssp-token test",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("crt.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed (.ci/setup installs it)");
-    assert!(ok.success());
-    let mut both = std::fs::read(dir.join("crt.pem")).unwrap();
-    both.extend(std::fs::read(dir.join("key.pem")).unwrap());
-    std::fs::write(dir.join("cert.pem"), both).unwrap();
-    let ok = Command::new("openssl")
-        .args(["pkcs12", "-export", "-passout", "pass:pfx-pw"])
-        .arg("-inkey")
-        .arg(dir.join("key.pem"))
-        .arg("-in")
-        .arg(dir.join("crt.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pfx"))
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    common::self_signed_cert(dir, "mssp-token test");
+    common::pfx_of(dir, "pfx-pw");
 }
 
 /// A token endpoint that records the form it receives and answers a token for TENANT.

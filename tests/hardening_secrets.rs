@@ -133,44 +133,8 @@ fn rand_suffix() -> u128 {
 
 /// A self-signed RSA certificate as cert.pfx, protected by `password`.
 fn make_pfx(dir: &Path, password: &str) -> PathBuf {
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mssp-token canary test",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("crt.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed (.ci/setup installs it)");
-    assert!(ok.success());
-    let pfx = dir.join("cert.pfx");
-    // The password goes through a file so that it is not in openssl's own argv either.
-    let pw_file = dir.join("pfx-password");
-    std::fs::write(&pw_file, password).unwrap();
-    let ok = Command::new("openssl")
-        .args(["pkcs12", "-export"])
-        .arg("-passout")
-        .arg(format!("file:{}", pw_file.display()))
-        .arg("-inkey")
-        .arg(dir.join("key.pem"))
-        .arg("-in")
-        .arg(dir.join("crt.pem"))
-        .arg("-out")
-        .arg(&pfx)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    pfx
+    common::self_signed_cert(dir, "mssp-token canary test");
+    common::pfx_of(dir, password)
 }
 
 /// The browser stand-in, wrapped: it records its pid and argv, sleeps a moment (while the test

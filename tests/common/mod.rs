@@ -335,3 +335,49 @@ pub fn running_as_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+/// A self-signed RSA certificate made with openssl in `dir`: key.pem, crt.pem, and cert.pem
+/// (certificate + key, the PEM form `--certificate` takes).
+pub fn self_signed_cert(dir: &Path, cn: &str) -> PathBuf {
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .arg("-subj")
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("crt.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed (.ci/setup installs it)");
+    assert!(ok.success());
+    let mut both = std::fs::read(dir.join("crt.pem")).unwrap();
+    both.extend(std::fs::read(dir.join("key.pem")).unwrap());
+    let pem = dir.join("cert.pem");
+    std::fs::write(&pem, both).unwrap();
+    pem
+}
+
+/// cert.pfx from the key.pem and crt.pem of [`self_signed_cert`], protected by `password`
+/// (passed to openssl through a file, so that it is not in openssl's argv either).
+pub fn pfx_of(dir: &Path, password: &str) -> PathBuf {
+    let pfx = dir.join("cert.pfx");
+    let pw_file = dir.join("pfx-password");
+    std::fs::write(&pw_file, password).unwrap();
+    let ok = Command::new("openssl")
+        .args(["pkcs12", "-export"])
+        .arg("-passout")
+        .arg(format!("file:{}", pw_file.display()))
+        .arg("-inkey")
+        .arg(dir.join("key.pem"))
+        .arg("-in")
+        .arg(dir.join("crt.pem"))
+        .arg("-out")
+        .arg(&pfx)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    pfx
+}
