@@ -143,13 +143,25 @@ pub fn fake_browser() -> String {
     format!("python3 {}", p.display())
 }
 
-/// The JSON lines the browser stand-in wrote.
+/// The JSON lines the browser stand-in wrote. If it started, waits (up to 15 s) for it to
+/// finish: mssp-token can exit before the browser has logged the page it landed on.
 pub fn browser_log(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let read = || -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let lines = read();
+        let done = lines.iter().any(|e| e["step"] == "done");
+        if lines.is_empty() || done || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 pub fn step<'a>(log: &'a [Value], name: &str) -> Option<&'a Value> {

@@ -162,3 +162,7 @@ if __name__ == "__main__":
     except Exception as e:  # the test reads the log; a traceback there helps
         log(step="crash", error=repr(e))
         raise
+    finally:
+        # The test waits for this line: mssp-token may exit before the browser has logged
+        # the page it landed on.
+        log(step="done")
