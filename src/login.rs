@@ -76,6 +76,8 @@ fn plan_redirect(redirect_uri: &str, port: Option<u16>) -> Result<(Url, Catch)> 
 /// The sandbox started for `login --sandbox`, kept alive for the flow.
 struct InProcessSandbox {
     sandbox: crate::sandbox::Sandbox,
+    /// The sandbox app's published test secret, when its app is the one used.
+    secret: Option<crate::redacted::SecretString>,
 }
 
 pub async fn run(mut args: LoginArgs) -> Result<()> {
@@ -88,6 +90,10 @@ pub async fn run(mut args: LoginArgs) -> Result<()> {
         &args.identity,
         &Target::Resource(DEFENDER_RESOURCE.to_string()),
     )?;
+    if let Some(secret) = sandbox.as_ref().and_then(|s| s.secret.clone()) {
+        // Passed in-process: never through argv or the environment.
+        id.credential = crate::credentials::Credential::Secret(secret);
+    }
     if let Target::Scopes(scopes) = &mut id.target {
         // A login exists to get a refresh token (offline_access) and an id_token (openid).
         for s in ["offline_access", "openid"] {
@@ -271,19 +277,26 @@ fn start_sandbox(args: &mut LoginArgs) -> Result<InProcessSandbox> {
     if id.tenant.is_none() {
         id.tenant = Some(domain);
     }
+    let mut default_secret = None;
     if id.client_id.is_none() {
         id.client_id = Some(client_id);
-        if id.client_secret_file.is_none() && !id.client_secret_stdin && id.client_secret.is_none()
-        {
-            // The sandbox's published test secret; passed in-process, never through argv.
-            std::env::set_var("AZURE_CLIENT_SECRET", secret);
+        let explicit = id.client_secret_file.is_some()
+            || id.client_secret_stdin
+            || id.client_secret.is_some()
+            || id.certificate.is_some()
+            || id.federated_token_file.is_some();
+        if !explicit {
+            default_secret = Some(crate::redacted::SecretString::new(secret));
         }
     }
     log::info(&format!(
         "Using a simulated Entra ID at {} (mssp-token sandbox): no Azure tenant is touched, and its tokens are valid nowhere else.",
         sandbox.authority()
     ));
-    Ok(InProcessSandbox { sandbox })
+    Ok(InProcessSandbox {
+        sandbox,
+        secret: default_secret,
+    })
 }
 
 #[cfg(test)]
