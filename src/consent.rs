@@ -81,7 +81,12 @@ pub async fn run(args: ConsentArgs) -> Result<()> {
     let (tenant_id, scope) = match outcome {
         Redirect::Consent { tenant, scope, .. } => (tenant, scope),
         Redirect::Error { error, .. } => return Err(error.into()),
-        Redirect::Code { .. } => (None, None),
+        Redirect::Code { .. } => {
+            return Err(fail(
+                Exit::Interaction,
+                "the redirect carried a sign-in code, not an admin-consent result (admin_consent=True&tenant=...); check that the link opened was the /adminconsent link printed above",
+            ))
+        }
     };
     let tenant_id = tenant_id.map(|t| t.to_ascii_lowercase());
     if let (Some(Tenant::Guid(asked)), Some(got)) = (&tenant, &tenant_id) {

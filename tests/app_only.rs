@@ -296,7 +296,7 @@ fn api_with_a_saved_token_file_and_a_bad_token() {
 }
 
 #[test]
-fn api_honours_429_retry_after_then_gives_up_with_exit_6() {
+fn api_throttled_past_the_retry_budget_exits_6() {
     let sb = Sandbox::start_with(&["--rate-limit", "2"]);
     let cache = tempfile::tempdir().unwrap();
     let args = ["/api/alerts?$top=1", "--tenant", "contoso.onmicrosoft.com"];
