@@ -75,7 +75,7 @@ fn plan_redirect(redirect_uri: &str, port: Option<u16>) -> Result<(Url, Catch)> 
 
 /// The sandbox started for `login --sandbox`, kept alive for the flow.
 struct InProcessSandbox {
-    sandbox: crate::sandbox::Sandbox,
+    sandbox: entra_sandbox::Sandbox,
     /// The sandbox app's published test secret, when its app is the one used.
     secret: Option<crate::redacted::SecretString>,
 }
@@ -170,7 +170,7 @@ pub async fn run(mut args: LoginArgs) -> Result<()> {
         log::info("No browser can be opened here (no display, no $BROWSER): the sandbox's simulated user signs in instead.");
         let url = auth_url.to_string();
         simulated = Some(tokio::spawn(async move {
-            crate::sandbox::simulated_user_sign_in(&url).await
+            entra_sandbox::simulated_user_sign_in(&url).await
         }));
     } else {
         crate::interactive::open_page(auth_url.as_str(), args.browser_command.as_deref());
@@ -268,7 +268,7 @@ fn start_sandbox(args: &mut LoginArgs) -> Result<InProcessSandbox> {
             "--sandbox starts its own authority; leave out --authority",
         ));
     }
-    let sandbox = crate::sandbox::Sandbox::start(crate::sandbox::SandboxOptions::default())
+    let sandbox = entra_sandbox::Sandbox::start(entra_sandbox::SandboxOptions::default())
         .map_err(|e| fail(Exit::Internal, format!("cannot start the sandbox: {e:#}")))?;
     let (client_id, secret) = sandbox.default_app();
     let (_guid, domain) = sandbox.default_tenant();

@@ -28,7 +28,6 @@ pub mod output;
 pub mod redacted;
 pub mod redirect;
 pub mod refresh;
-pub mod sandbox;
 pub mod storage;
 pub mod tenants_file;
 pub mod token;

@@ -4,7 +4,7 @@
 use clap::{CommandFactory, Parser};
 use mssp_token::cli::{Cli, Command};
 use mssp_token::{
-    api, client_credentials, consent, error, inspect, log, login, onboard, refresh, sandbox,
+    api, client_credentials, consent, error, inspect, log, login, onboard, refresh,
 };
 
 fn main() {
@@ -23,7 +23,7 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Sandbox(args) => sandbox::run(sandbox::SandboxOptions {
+        Command::Sandbox(args) => entra_sandbox::run(entra_sandbox::SandboxOptions {
             port: args.port,
             config: args.config,
             rate_limit: args.rate_limit,
