@@ -1,11 +1,13 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mssp_token::token::{EntraTokenResponse, Target, TokenSet};
+use mssp_token_client::entra::response::EntraTokenResponse;
+use mssp_token_client::token::{Target, TokenSet};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = serde_json::from_slice::<EntraTokenResponse>(data) {
         let t = Target::Resource("https://api.securitycenter.microsoft.com".into());
-        let _ = TokenSet::from_response(&r, &t, "tid", "cid", 1_700_000_000);
+        let _ = TokenSet::from_response(&r, &t, "cid", 1_700_000_000);
     }
-    let _ = serde_json::from_slice::<mssp_token::aadsts::EntraErrorResponse>(data);
+    let _ = serde_json::from_slice::<mssp_token_client::entra::EntraErrorResponse>(data);
+    let _ = TokenSet::from_json(data);
 });

@@ -1,9 +1,47 @@
-//! Command-line parsing: the commands, flags and environment variables of the contract.
+//! Command-line parsing, clap definitions only (the "low args"): the commands, flags and
+//! environment variables of the contract. `args.rs` turns them into domain values.
 
-use crate::authority::Cloud;
-use crate::output::Format;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// `--cloud`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    /// Azure public cloud
+    Public,
+    /// US Government Community Cloud (public login host, *-gcc API hosts)
+    Gcc,
+    /// Azure Government: GCC High
+    Usgov,
+    /// Azure Government: DoD
+    Dod,
+    /// Azure China (21Vianet)
+    China,
+}
+
+/// `-o` for token sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// the seed script's layout: ---- TOKEN ---- / ---- REFRESH TOKEN ---- and the expiry
+    Text,
+    /// one JSON object
+    Json,
+    /// `export MSSP_ACCESS_TOKEN=...` lines for a shell
+    Env,
+    /// the access token alone
+    Raw,
+}
+
+/// `--api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    /// Microsoft Defender for Endpoint (api.securitycenter.microsoft.com)
+    Mde,
+    /// Microsoft Defender XDR (api.security.microsoft.com)
+    Xdr,
+    /// Microsoft Graph security API (graph.microsoft.com)
+    Graph,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,9 +125,9 @@ pub struct IdentityArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["client_secret_file", "client_secret_stdin", "client_secret"])]
     pub federated_token_file: Option<PathBuf>,
 
-    /// The cloud whose login host to use.
-    #[arg(long, value_enum, default_value_t = Cloud::Public)]
-    pub cloud: Cloud,
+    /// The cloud: its login host, API hosts and token audiences.
+    #[arg(long, value_enum, default_value_t = CloudArg::Public)]
+    pub cloud: CloudArg,
 
     /// Login host to use instead of the cloud's (e.g. the sandbox's http://127.0.0.1:PORT).
     #[arg(
@@ -129,23 +167,12 @@ pub struct OutputArgs {
     pub save: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Prompt {
     SelectAccount,
     Login,
     Consent,
     None,
-}
-
-impl Prompt {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Prompt::SelectAccount => "select_account",
-            Prompt::Login => "login",
-            Prompt::Consent => "consent",
-            Prompt::None => "none",
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -297,7 +324,7 @@ pub struct InspectArgs {
 }
 
 /// Output of reports (inspect, consent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Text,
     Json,
@@ -367,9 +394,9 @@ pub struct ConsentArgs {
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub wait: u64,
 
-    /// The cloud whose login host to use.
-    #[arg(long, value_enum, default_value_t = Cloud::Public)]
-    pub cloud: Cloud,
+    /// The cloud: its login host, API hosts and token audiences.
+    #[arg(long, value_enum, default_value_t = CloudArg::Public)]
+    pub cloud: CloudArg,
 
     /// Login host to use instead of the cloud's.
     #[arg(
@@ -398,8 +425,12 @@ pub struct ApiArgs {
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
-    /// The Defender XDR API host (api.security.microsoft.com) instead of Defender for Endpoint's.
-    #[arg(long)]
+    /// Which API: its host in the cloud, the token audience, the roles its paths need.
+    #[arg(long, value_enum, default_value_t = ApiArg::Mde)]
+    pub api: ApiArg,
+
+    /// Same as --api xdr (the Defender XDR API, api.security.microsoft.com).
+    #[arg(long, conflicts_with = "api")]
     pub xdr: bool,
 
     /// The API base URL to use instead of the cloud's (e.g. a regional host or the sandbox).
@@ -444,7 +475,15 @@ pub struct OnboardArgs {
     #[arg(long, value_name = "PATH")]
     pub probe: Option<String>,
 
-    /// API base URL for the probe (default: the cloud's Defender for Endpoint API).
+    /// The API the probe calls: its host in the cloud and the token audience.
+    #[arg(long, value_enum, default_value_t = ApiArg::Mde)]
+    pub api: ApiArg,
+
+    /// Same as --api xdr.
+    #[arg(long, conflicts_with = "api")]
+    pub xdr: bool,
+
+    /// API base URL for the probe (default: the API's host in the cloud).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 

@@ -1,16 +1,18 @@
-//! mssp-token: wiring only. Parse the command line, run the command, map the outcome to the
-//! contract's exit code.
+//! mssp-token: parse the command line, run the command, map the outcome to the contract's exit
+//! code. Nothing else.
 
-use clap::{CommandFactory, Parser};
-use mssp_token::cli::{Cli, Command};
-use mssp_token::{
-    api, client_credentials, consent, error, inspect, log, login, onboard, refresh,
-};
+mod args;
+mod cli;
+mod commands;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use mssp_token_client::error;
 
 fn main() {
     let cli = Cli::parse();
-    log::set_verbose(cli.verbose);
-    let code = match run(cli) {
+    mssp_token_client::log::set_verbose(cli.verbose);
+    let code = match run(cli.command) {
         Ok(()) => 0,
         Err(e) => {
             error::report(&e);
@@ -21,38 +23,17 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Sandbox(args) => entra_sandbox::run(entra_sandbox::SandboxOptions {
-            port: args.port,
-            config: args.config,
-            rate_limit: args.rate_limit,
-            generate_tenants: args.generate_tenants,
-            tenants_file: args.tenants_file,
-            faults: args.faults,
-            fault_seed: args.fault_seed,
-            retry_after_secs: args.retry_after,
-            stall_secs: args.stall_secs,
-            latency_ms: args.latency_ms,
-            threads: args.threads,
-            tls: args.tls,
-        }),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "mssp-token",
-                &mut std::io::stdout(),
-            );
-            Ok(())
-        }
-        Command::Login(args) => runtime()?.block_on(login::run(args)),
-        Command::Token(args) => runtime()?.block_on(client_credentials::run(args)),
-        Command::Refresh(args) => runtime()?.block_on(refresh::run(args)),
-        Command::Consent(args) => runtime()?.block_on(consent::run(args)),
-        Command::Api(args) => runtime()?.block_on(api::run(args)),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Onboard(args) => runtime()?.block_on(onboard::run(args)),
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Sandbox(a) => commands::sandbox::run(a),
+        Command::Completions { shell } => commands::completions::run(shell),
+        Command::Inspect(a) => commands::inspect::run(a),
+        Command::Login(a) => runtime()?.block_on(commands::login::run(a)),
+        Command::Token(a) => runtime()?.block_on(commands::token::run(a)),
+        Command::Refresh(a) => runtime()?.block_on(commands::refresh::run(a)),
+        Command::Consent(a) => runtime()?.block_on(commands::consent::run(a)),
+        Command::Api(a) => runtime()?.block_on(commands::api::run(a)),
+        Command::Onboard(a) => runtime()?.block_on(commands::onboard::run(a)),
     }
 }
 

@@ -1,0 +1,59 @@
+//! Tenant discovery: a domain resolved to its tenant ID through the v2 OpenID configuration,
+//! whose `issuer` holds the GUID.
+
+use crate::authority::{tenant_in_issuer, Authority, Tenant};
+use crate::error::Exit;
+use anyhow::Result;
+
+/// Resolves a tenant domain to its GUID with the v2 discovery document, whose `issuer` holds the
+/// tenant ID. A GUID is returned as it is, without a network call.
+pub async fn resolve_tenant_id(http: &crate::http::Http, authority: &Authority) -> Result<String> {
+    let domain = match &authority.tenant {
+        Tenant::Guid(g) => return Ok(g.clone()),
+        Tenant::Domain(d) => d.clone(),
+    };
+    let url = authority.discovery_url();
+    crate::verbose!("GET {url} (resolving {domain} to its tenant ID)");
+    let resp = http.get(url.as_str()).await?;
+    if resp.status != 200 {
+        if let Ok(err) = serde_json::from_slice::<crate::entra::errors::EntraErrorResponse>(&resp.body) {
+            return Err(crate::entra::errors::EntraError::from_response(
+                crate::entra::errors::Origin::Discovery,
+                Some(resp.status),
+                &err,
+            )
+            .into());
+        }
+        return Err(crate::error::fail(
+            Exit::Network,
+            format!(
+                "resolving tenant {domain}: {url} answered HTTP {} ({}) instead of the discovery document",
+                resp.status,
+                resp.describe_body()
+            ),
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    struct Discovery {
+        issuer: String,
+    }
+    let doc: Discovery = serde_json::from_slice(&resp.body).map_err(|_| {
+        crate::error::fail(
+            Exit::Entra,
+            format!(
+                "resolving tenant {domain}: the discovery document at {url} is not valid JSON with an issuer ({})",
+                resp.describe_body()
+            ),
+        )
+    })?;
+    tenant_in_issuer(&doc.issuer).ok_or_else(|| {
+        crate::error::fail(
+            Exit::Entra,
+            format!(
+                "resolving tenant {domain}: the discovery document's issuer '{}' holds no tenant ID",
+                crate::authority::printable(&doc.issuer)
+            ),
+        )
+    })
+}
+

@@ -1,0 +1,156 @@
+//! One method per grant. Each builds its request through oauth2, adds the target
+//! (`resource=` or `scope=`) and the client credential, sends it through our HTTP client and
+//! returns the parsed [`TokenSet`]. A new grant (device code, partner redemption) is one more
+//! method here.
+
+use super::{request, EntraClient};
+use crate::redacted::SecretString;
+use crate::time::now_epoch;
+use crate::token::{Target, TokenSet};
+use anyhow::Result;
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RefreshToken};
+use url::Url;
+
+/// What the sign-in page is asked for.
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest<'a> {
+    pub target: &'a Target,
+    /// The redirect URI as sent (with the listener's port).
+    pub redirect_uri: &'a str,
+    /// select_account, login, consent or none.
+    pub prompt: &'a str,
+    pub login_hint: Option<&'a str>,
+    pub domain_hint: Option<&'a str>,
+}
+
+/// A sign-in URL and what the code exchange needs back.
+pub struct Authorization {
+    pub url: Url,
+    /// The random state sent; the redirect must carry it back.
+    pub state: String,
+    /// The PKCE verifier of the S256 challenge sent.
+    pub verifier: PkceCodeVerifier,
+}
+
+impl EntraClient {
+    /// The authorize URL: PKCE S256, a random state, the target, prompt and hints.
+    pub fn authorize_url(&self, req: &AuthorizeRequest<'_>) -> Result<Authorization> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let client = self.oauth(req.target.version(), Some(req.redirect_uri))?;
+        let mut auth = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("prompt", req.prompt);
+        match req.target {
+            Target::Resource(r) => auth = auth.add_extra_param("resource", r.clone()),
+            Target::Scopes(s) => {
+                auth = auth.add_scopes(s.iter().map(|x| oauth2::Scope::new(x.clone())))
+            }
+        }
+        if let Some(h) = req.login_hint {
+            auth = auth.add_extra_param("login_hint", h);
+        }
+        if let Some(h) = req.domain_hint {
+            auth = auth.add_extra_param("domain_hint", h);
+        }
+        let (url, state) = auth.url();
+        Ok(Authorization {
+            url,
+            state: state.secret().clone(),
+            verifier,
+        })
+    }
+
+    /// grant_type=authorization_code: redeems the code caught on the redirect.
+    pub async fn authorization_code(
+        &self,
+        target: &Target,
+        code: &SecretString,
+        verifier: PkceCodeVerifier,
+        redirect_uri: &str,
+    ) -> Result<TokenSet> {
+        let v = target.version();
+        let client = self.oauth(v, Some(redirect_uri))?;
+        let fields = self.credential_fields(v)?;
+        let (k, val) = target.form_param();
+        let sent_at = now_epoch();
+        let client = &client;
+        let response = request(&self.http, |f| async move {
+            let call = f.call();
+            let mut req = client
+                .exchange_code(AuthorizationCode::new(code.expose().to_string()))
+                .set_pkce_verifier(verifier)
+                .add_extra_param(k, val);
+            for (name, value) in fields {
+                req = req.add_extra_param(name, value);
+            }
+            req.request_async(&call).await
+        })
+        .await?;
+        Ok(TokenSet::from_response(
+            &response,
+            target,
+            &self.client_id,
+            sent_at,
+        ))
+    }
+
+    /// grant_type=refresh_token: redeems a refresh token (for the same or another target).
+    pub async fn refresh_token(&self, target: &Target, refresh_token: &str) -> Result<TokenSet> {
+        let v = target.version();
+        let client = self.oauth(v, None)?;
+        let fields = self.credential_fields(v)?;
+        let (k, val) = target.form_param();
+        let refresh = RefreshToken::new(refresh_token.to_string());
+        let sent_at = now_epoch();
+        let (client, refresh) = (&client, &refresh);
+        let response = request(&self.http, |f| async move {
+            let call = f.call();
+            let mut req = client.exchange_refresh_token(refresh).add_extra_param(k, val);
+            for (name, value) in fields {
+                req = req.add_extra_param(name, value);
+            }
+            req.request_async(&call).await
+        })
+        .await?;
+        Ok(TokenSet::from_response(
+            &response,
+            target,
+            &self.client_id,
+            sent_at,
+        ))
+    }
+
+    /// grant_type=client_credentials: an app-only token (v1 `resource=`, v2 one `/.default`).
+    pub async fn client_credentials(&self, target: &Target) -> Result<TokenSet> {
+        let v = target.version();
+        let client = self.oauth(v, None)?;
+        let fields = self.credential_fields(v)?;
+        let sent_at = now_epoch();
+        let client = &client;
+        let response = request(&self.http, |f| async move {
+            let call = f.call();
+            let mut req = client.exchange_client_credentials();
+            match target {
+                Target::Resource(_) => {
+                    let (k, val) = target.form_param();
+                    req = req.add_extra_param(k, val);
+                }
+                Target::Scopes(s) => {
+                    req = req.add_scopes(s.iter().map(|x| oauth2::Scope::new(x.clone())));
+                }
+            }
+            for (name, value) in fields {
+                req = req.add_extra_param(name, value);
+            }
+            req.request_async(&call).await
+        })
+        .await?;
+        Ok(TokenSet::from_response(
+            &response,
+            target,
+            &self.client_id,
+            sent_at,
+        ))
+    }
+}

@@ -1,0 +1,21 @@
+//! The work, reusable by any command. Each flow takes domain values and returns domain values;
+//! none prints a result (the commands do), none knows a flag.
+//!
+//! - [`app_only`]: client credentials with the tenant check, through the token cache.
+//! - [`auth_code`]: the authorization-code sign-in (login), over [`loopback`].
+//! - [`loopback`]: the redirect catch shared by sign-in and admin consent: listener, browser,
+//!   pasted addresses, the deadline.
+//! - [`consent`]: admin-consent links and their round trip.
+//! - [`refresh`]: redeeming a saved refresh token and writing the rotated one back.
+//! - [`pager`]: an API call with a token, `@odata.nextLink` paging, errors explained.
+//! - [`fan_out`]: bounded concurrency with a deadline per item (one result per tenant).
+//! - [`onboard`]: token, roles and probe for every tenant of a file, over [`fan_out`].
+
+pub mod app_only;
+pub mod auth_code;
+pub mod consent;
+pub mod fan_out;
+pub mod loopback;
+pub mod onboard;
+pub mod pager;
+pub mod refresh;

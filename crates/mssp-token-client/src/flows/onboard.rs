@@ -1,0 +1,420 @@
+//! Onboarding many tenants: for every tenant of a tenants file, a token (client credentials),
+//! the role check and an optional API probe; over [`super::fan_out`] (bounded concurrency), a
+//! deadline per tenant, retries inside the HTTP client; one result per tenant. One tenant's
+//! failure never stops the others. Errors in the file name `file:line`.
+
+use super::fan_out;
+use crate::apis::{not_offered, ApiTarget};
+use crate::authority::{parse_client_id, Authority, Cloud, Tenant};
+use crate::credentials::{secret, Credential};
+use crate::entra::EntraError;
+use crate::error::{at, usage};
+use crate::http::Http;
+use crate::identity::{self, Identity};
+use crate::tenants_file::{Entry, Settings};
+use crate::token::Target;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A tenant's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+/// The stages of one tenant, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Token,
+    Roles,
+    Probe,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Token => "token",
+            Stage::Roles => "roles",
+            Stage::Probe => "probe",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantResult {
+    pub name: String,
+    pub tenant: String,
+    pub tenant_id: Option<String>,
+    pub status: Status,
+    /// The stage that failed, or the last one passed.
+    pub stage: Stage,
+    pub error: Option<String>,
+    pub aadsts: Option<u64>,
+    pub roles: Vec<String>,
+    pub expires_at: Option<String>,
+    pub http_status: Option<u16>,
+    pub elapsed_ms: u64,
+}
+
+/// What applies to every tenant unless the file says otherwise.
+pub struct Common {
+    /// The file's name, for `file:line` in messages.
+    pub shown: String,
+    /// Settings given on the command line (they win over the file's [defaults]).
+    pub settings: Settings,
+    pub cloud: Cloud,
+    /// A login host instead of the cloud's.
+    pub authority: Option<String>,
+    pub credential: Credential,
+    /// The API the probe calls.
+    pub api: ApiTarget,
+    /// A base URL that replaces the API's (regional hosts, the sandbox).
+    pub base_url: Option<url::Url>,
+}
+
+/// Everything one tenant needs.
+pub struct Plan {
+    entry: Entry,
+    identity: Identity,
+    roles: Vec<String>,
+    probe: Option<url::Url>,
+    api: ApiTarget,
+}
+
+/// Checks every entry before any request (a bad file fails whole, with its line) and makes
+/// each tenant's plan.
+pub fn plan_all(entries: &[Entry], defaults: &Settings, common: &Common) -> Result<Vec<Plan>> {
+    entries.iter().map(|e| plan(e, defaults, common)).collect()
+}
+
+fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
+    let s = e.settings.or(&common.settings).or(defaults);
+    let here = format!("{}:{}:", common.shown, e.line);
+    let client_id = s.client_id.as_deref().ok_or_else(|| {
+        usage(format!(
+            "{here} no client_id: set it in [defaults], on the tenant, or pass --client-id"
+        ))
+    })?;
+    let client_id = parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
+    let cloud = s.cloud.unwrap_or(common.cloud);
+    let tenant = Tenant::parse(&e.tenant).map_err(|err| at(&format!("{here} tenant"), err))?;
+    let authority = Authority::new(cloud, common.authority.as_deref(), tenant)?;
+    let target = match (&s.scope, &s.resource) {
+        (Some(_), Some(_)) if e.settings.scope.is_none() && e.settings.resource.is_none() => {
+            return Err(usage(format!(
+                "{here} both scope and resource are set; keep one"
+            )))
+        }
+        (Some(sc), _) if e.settings.resource.is_none() => {
+            Target::Scopes(sc.split_whitespace().map(str::to_string).collect())
+        }
+        (_, Some(r)) => Target::Resource(r.clone()),
+        (Some(sc), None) => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
+        (None, None) => identity::default_scope(common.api, cloud)
+            .map_err(|err| at(&here, err))?,
+    };
+    let credential = match &s.client_secret_env {
+        None => common.credential.clone(),
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Credential::Secret(secret::from_value(&v)?),
+            _ => {
+                return Err(usage(format!(
+                    "{here} client_secret_env = \"{var}\" but that environment variable is not set"
+                )))
+            }
+        },
+    };
+    let identity = Identity {
+        authority,
+        client_id,
+        credential,
+        target,
+    };
+    super::app_only::check_app_only(&identity).map_err(|err| at(&here, err))?;
+    let probe = match &s.probe {
+        None => None,
+        Some(p) => {
+            let base = match &common.base_url {
+                Some(b) => b.clone(),
+                None => common
+                    .api
+                    .in_cloud(cloud)
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "{here} {}; pass --base-url",
+                            not_offered(common.api, cloud)
+                        ))
+                    })?
+                    .base(),
+            };
+            Some(super::pager::target_url(&base, p).map_err(|err| at(&here, err))?)
+        }
+    };
+    Ok(Plan {
+        entry: e.clone(),
+        identity,
+        roles: s.require_roles.unwrap_or_default(),
+        probe,
+        api: common.api,
+    })
+}
+
+/// Runs every plan over the fan-out; `done` sees each result as it finishes.
+pub async fn run(
+    http: &Http,
+    plans: Vec<Plan>,
+    concurrency: usize,
+    deadline: Duration,
+    done: impl FnMut(&TenantResult),
+) -> Result<Vec<TenantResult>> {
+    fan_out::run(
+        plans,
+        concurrency,
+        "tenants",
+        |p| {
+            let http = http.clone();
+            async move { one(&http, p, deadline).await }
+        },
+        done,
+    )
+    .await
+}
+
+/// What a tenant reached so far (kept when its deadline passes).
+#[derive(Default)]
+struct Progress {
+    stage: Option<Stage>,
+    tenant_id: Option<String>,
+    roles: Vec<String>,
+    expires_at: Option<String>,
+    http_status: Option<u16>,
+}
+
+async fn one(http: &Http, p: Plan, deadline: Duration) -> TenantResult {
+    let started = Instant::now();
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    let outcome = fan_out::within(deadline, stages(http, &p, progress.clone())).await;
+    let reached = progress
+        .lock()
+        .map(|mut g| std::mem::take(&mut *g))
+        .unwrap_or_default();
+    let stage = reached.stage.unwrap_or(Stage::Token);
+    let (status, error, aadsts) = match outcome {
+        Some(Ok(())) => (Status::Ok, None, None),
+        Some(Err(e)) => (
+            Status::Failed,
+            Some(one_line(&e)),
+            e.chain()
+                .find_map(|c| c.downcast_ref::<EntraError>())
+                .and_then(|x| x.code),
+        ),
+        None => (
+            Status::Failed,
+            Some(format!(
+                "deadline of {} s passed during the {} stage (--deadline)",
+                deadline.as_secs(),
+                stage.as_str()
+            )),
+            None,
+        ),
+    };
+    TenantResult {
+        name: p.entry.name.clone(),
+        tenant: p.entry.tenant.clone(),
+        tenant_id: reached.tenant_id,
+        status,
+        stage,
+        error,
+        aadsts,
+        roles: reached.roles,
+        expires_at: reached.expires_at,
+        http_status: reached.http_status,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+async fn stages(http: &Http, p: &Plan, progress: Arc<Mutex<Progress>>) -> Result<()> {
+    let note = |f: &dyn Fn(&mut Progress)| {
+        if let Ok(mut g) = progress.lock() {
+            f(&mut g);
+        }
+    };
+    note(&|g| g.stage = Some(Stage::Token));
+    let set = super::app_only::acquire(http, &p.identity).await?;
+    note(&|g| {
+        g.tenant_id = Some(set.tenant_id.clone());
+        g.roles = set.claims.roles.clone();
+        g.expires_at = Some(set.expires_at.clone());
+        g.stage = Some(Stage::Roles);
+    });
+    crate::checks::roles_present(&set, &p.roles)?;
+    let Some(url) = &p.probe else {
+        return Ok(());
+    };
+    note(&|g| g.stage = Some(Stage::Probe));
+    let req = http
+        .request(reqwest::Method::GET, url.as_str())
+        .bearer_auth(&set.access_token)
+        .header("Accept", "application/json");
+    let resp = http.send_with_retries(req).await?;
+    note(&|g| g.http_status = Some(resp.status));
+    if !(200..300).contains(&resp.status) {
+        return Err(super::pager::explain(
+            &resp,
+            url,
+            &set.access_token,
+            p.api,
+        ));
+    }
+    Ok(())
+}
+
+/// An error on one line: the message and its causes joined.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    parts.extend(e.chain().skip(1).map(|c| c.to_string()));
+    let joined = parts.join(": ");
+    let lines: Vec<String> = joined
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    crate::redacted::scrub(&lines.join("; "))
+}
+
+/// `K/N`: the K-th of N slices (1-based).
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        usage(format!(
+            "'{}': expected K/N with 1 <= K <= N, e.g. 2/8",
+            crate::authority::printable(s)
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// The entries of slice K of N.
+pub fn shard(entries: Vec<Entry>, (k, n): (usize, usize)) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, e)| e)
+        .collect()
+}
+
+/// The entries that failed in an earlier report (`report` names it in messages).
+pub fn only_failed(entries: Vec<Entry>, text: &str, report: &str) -> Result<Vec<Entry>> {
+    let mut failed = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: TenantResult = serde_json::from_str(line).map_err(|_| {
+            usage(format!(
+                "{report}:{}: not a report line written by `onboard`",
+                i + 1
+            ))
+        })?;
+        if r.status != Status::Ok {
+            failed.insert(r.tenant.to_ascii_lowercase());
+        }
+    }
+    let picked: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| failed.remove(&e.tenant.to_ascii_lowercase()))
+        .collect();
+    for missing in &failed {
+        crate::warn!("{missing} failed in the report but is not in the tenants file; skipped");
+    }
+    Ok(picked)
+}
+
+/// "onboard: 1000 tenants in 1.8 s: 950 ok, 50 failed (token 35: AADSTS700016 x20, ...; roles 15)"
+pub fn summarize(results: &[TenantResult], elapsed: Duration) -> String {
+    let ok = results.iter().filter(|r| r.status == Status::Ok).count();
+    let failed = results.len() - ok;
+    let mut by_stage: BTreeMap<Stage, BTreeMap<String, usize>> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.status != Status::Ok) {
+        let key = r
+            .aadsts
+            .map(|c| format!("AADSTS{c}"))
+            .or_else(|| (r.stage == Stage::Roles).then(|| "missing role".to_string()))
+            .or_else(|| r.http_status.map(|s| format!("HTTP {s}")))
+            .unwrap_or_else(|| "other".into());
+        *by_stage.entry(r.stage).or_default().entry(key).or_default() += 1;
+    }
+    let mut s = format!(
+        "onboard: {} tenants in {:.1} s: {ok} ok, {failed} failed",
+        results.len(),
+        elapsed.as_secs_f64()
+    );
+    if failed > 0 {
+        let parts: Vec<String> = by_stage
+            .iter()
+            .map(|(stage, codes)| {
+                let n: usize = codes.values().sum();
+                let detail: Vec<String> = codes.iter().map(|(c, k)| format!("{c} x{k}")).collect();
+                format!("{} {n}: {}", stage.as_str(), detail.join(", "))
+            })
+            .collect();
+        s.push_str(&format!(" ({})", parts.join("; ")));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("2/8").unwrap(), (2, 8));
+        for bad in ["0/3", "4/3", "x", "1/0", "a/b"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn summary_groups_by_stage_and_code() {
+        let mk = |status: Status, stage: Stage, code: Option<u64>| TenantResult {
+            name: "n".into(),
+            tenant: "t".into(),
+            tenant_id: None,
+            status,
+            stage,
+            error: None,
+            aadsts: code,
+            roles: vec![],
+            expires_at: None,
+            http_status: None,
+            elapsed_ms: 1,
+        };
+        let s = summarize(
+            &[
+                mk(Status::Ok, Stage::Roles, None),
+                mk(Status::Failed, Stage::Token, Some(700016)),
+                mk(Status::Failed, Stage::Token, Some(700016)),
+                mk(Status::Failed, Stage::Roles, None),
+            ],
+            Duration::from_millis(1500),
+        );
+        assert_eq!(
+            s,
+            "onboard: 4 tenants in 1.5 s: 1 ok, 3 failed (token 2: AADSTS700016 x2; roles 1: missing role x1)"
+        );
+    }
+}

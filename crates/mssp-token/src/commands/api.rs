@@ -1,0 +1,85 @@
+//! `mssp-token api PATH`: a call to an API of the table (Defender for Endpoint, Defender XDR,
+//! Microsoft Graph) in the cloud, with a saved token or an app-only one.
+
+use crate::args::{self, DefaultTarget};
+use crate::cli::ApiArgs;
+use anyhow::Result;
+use mssp_token_client::apis::not_offered;
+use mssp_token_client::authority::printable;
+use mssp_token_client::error::{at, usage};
+use mssp_token_client::flows::app_only;
+use mssp_token_client::flows::pager::{self, ApiCall, Method};
+use serde_json::Value;
+
+pub async fn run(a: ApiArgs) -> Result<()> {
+    let api = args::api(a.api, a.xdr);
+    let cloud = args::cloud(a.identity.cloud);
+    let base = match args::base_url(a.base_url.as_deref())? {
+        Some(b) => b,
+        None => api
+            .in_cloud(cloud)
+            .ok_or_else(|| {
+                usage(format!(
+                    "{}; pass --base-url if you have an endpoint",
+                    not_offered(api, cloud)
+                ))
+            })?
+            .base(),
+    };
+    let url = pager::target_url(&base, &a.path)?;
+    let method = Method::from_bytes(a.method.trim().to_ascii_uppercase().as_bytes())
+        .map_err(|_| bad_method(&a.method))?;
+    let body = read_data(a.data.as_deref())?;
+    let mut http = args::http(a.identity.ca_file.as_deref())?;
+    http.retry.retry_server_errors = method == Method::GET;
+    let token = match &a.token_file {
+        Some(path) => mssp_token_client::store::file::read_access_token(path)
+            .map_err(|e| at("--token-file", e))?,
+        None => {
+            let id = args::identity(&a.identity, DefaultTarget::Scope(api))?;
+            app_only::check_app_only(&id)?;
+            app_only::token(&http, &id, !a.no_cache).await?.access_token
+        }
+    };
+    mssp_token_client::redacted::register(&token);
+    let call = ApiCall {
+        api,
+        url,
+        method,
+        body,
+        all: a.all,
+        max_pages: a.max_pages,
+    };
+    if let Some(v) = pager::call(&http, &token, &call).await? {
+        mssp_token_client::output::stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ))?;
+    }
+    Ok(())
+}
+
+fn bad_method(given: &str) -> anyhow::Error {
+    usage(format!(
+        "--method '{}' is not an HTTP method",
+        printable(given)
+    ))
+}
+
+/// `--data JSON` or `--data @FILE`, which must be JSON.
+fn read_data(data: Option<&str>) -> Result<Option<Vec<u8>>> {
+    let Some(d) = data else { return Ok(None) };
+    let bytes = if let Some(path) = d.strip_prefix('@') {
+        std::fs::read(path).map_err(|e| {
+            usage(format!(
+                "--data @{path}: cannot read it ({})",
+                mssp_token_client::error::io_reason(&e)
+            ))
+        })?
+    } else {
+        d.as_bytes().to_vec()
+    };
+    serde_json::from_slice::<Value>(&bytes)
+        .map_err(|e| usage(format!("--data is not valid JSON ({e})")))?;
+    Ok(Some(bytes))
+}

@@ -1,0 +1,118 @@
+//! `mssp-token login`: the authorization-code sign-in with PKCE, once per customer tenant;
+//! `--sandbox` runs it against a simulated Entra ID started in this process.
+
+use crate::args::{self, DefaultTarget};
+use crate::cli::LoginArgs;
+use anyhow::Result;
+use mssp_token_client::apis::ApiTarget;
+use mssp_token_client::credentials::Credential;
+use mssp_token_client::error::{fail, usage, Exit};
+use mssp_token_client::flows::auth_code::{self, SignIn};
+use mssp_token_client::flows::loopback::{Catch, Opener};
+use mssp_token_client::redacted::SecretString;
+use mssp_token_client::{browser, info};
+
+pub async fn run(mut a: LoginArgs) -> Result<()> {
+    let sandbox = if a.sandbox {
+        Some(start_sandbox(&mut a)?)
+    } else {
+        None
+    };
+    let mut identity = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
+    if let Some(secret) = sandbox.as_ref().and_then(|s| s.secret.clone()) {
+        // Passed in-process: never through argv or the environment.
+        identity.credential = Credential::Secret(secret);
+    }
+    let redirect = args::redirect_plan(&a.redirect_uri, a.port)?;
+    let http = args::http(a.identity.ca_file.as_deref())?;
+    // Who opens the page: a browser, the sandbox's simulated user, or the person at the desk.
+    let opener = if a.no_browser {
+        Opener::Nobody
+    } else if sandbox.is_some()
+        && redirect.catch != Catch::Paste
+        && !browser::available(a.browser_command.as_deref())
+    {
+        info!("No browser can be opened here (no display, no $BROWSER): the sandbox's simulated user signs in instead.");
+        Opener::Simulated(Box::new(|url: String| {
+            tokio::spawn(async move { entra_sandbox::simulated_user_sign_in(&url).await })
+        }))
+    } else {
+        Opener::Browser(a.browser_command.clone())
+    };
+    let signed = auth_code::sign_in(
+        &http,
+        SignIn {
+            identity,
+            redirect,
+            prompt: args::prompt(a.prompt),
+            login_hint: a.login_hint.clone(),
+            domain_hint: a.domain_hint.clone(),
+            wait: a.wait,
+            opener,
+        },
+    )
+    .await?;
+    let set = &signed.set;
+    super::deliver(set, args::format(a.output.output), a.output.save.as_deref())?;
+    info!(
+        "Signed in to tenant {}; the access token expires {}.",
+        signed.tenant_id, set.expires_at
+    );
+    match &sandbox {
+        Some(s) => info!(
+            "(sandbox at {}: these tokens are simulated and valid nowhere else)",
+            s.sandbox.authority()
+        ),
+        None => info!(
+            "Next step: have the customer authorize the app in the Defender portal: https://security.microsoft.com/?tid={} (Settings > Endpoints > APIs > SIEM > MSSP tab).",
+            signed.tenant_id
+        ),
+    }
+    Ok(())
+}
+
+/// The sandbox started for `login --sandbox`, kept alive for the flow.
+struct InProcessSandbox {
+    sandbox: entra_sandbox::Sandbox,
+    /// The sandbox app's published test secret, when its app is the one used.
+    secret: Option<SecretString>,
+}
+
+/// Starts the sandbox and points the identity options at it: its authority, and its main
+/// tenant and app unless given.
+fn start_sandbox(a: &mut LoginArgs) -> Result<InProcessSandbox> {
+    if a.identity.authority.is_some() && std::env::var_os("AZURE_AUTHORITY_HOST").is_none() {
+        return Err(usage(
+            "--sandbox starts its own authority; leave out --authority",
+        ));
+    }
+    let sandbox = entra_sandbox::Sandbox::start(entra_sandbox::SandboxOptions::default())
+        .map_err(|e| fail(Exit::Internal, format!("cannot start the sandbox: {e:#}")))?;
+    let (client_id, secret) = sandbox.default_app();
+    let (_guid, domain) = sandbox.default_tenant();
+    let id = &mut a.identity;
+    id.authority = Some(sandbox.authority());
+    if id.tenant.is_none() {
+        id.tenant = Some(domain);
+    }
+    let mut default_secret = None;
+    if id.client_id.is_none() {
+        id.client_id = Some(client_id);
+        let explicit = id.client_secret_file.is_some()
+            || id.client_secret_stdin
+            || id.client_secret.is_some()
+            || id.certificate.is_some()
+            || id.federated_token_file.is_some();
+        if !explicit {
+            default_secret = Some(SecretString::new(secret));
+        }
+    }
+    info!(
+        "Using a simulated Entra ID at {} (mssp-token sandbox): no Azure tenant is touched, and its tokens are valid nowhere else.",
+        sandbox.authority()
+    );
+    Ok(InProcessSandbox {
+        sandbox,
+        secret: default_secret,
+    })
+}

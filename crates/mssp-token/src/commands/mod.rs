@@ -1,0 +1,28 @@
+//! One file per command: arguments -> domain values (`crate::args`) -> a flow of the client
+//! library -> output. No command imports another; what two commands share is a flow.
+
+pub mod api;
+pub mod completions;
+pub mod consent;
+pub mod inspect;
+pub mod login;
+pub mod onboard;
+pub mod refresh;
+pub mod sandbox;
+pub mod token;
+
+use mssp_token_client::output::{self, Format};
+use mssp_token_client::store::file::TokenFiles;
+use mssp_token_client::store::TokenStore;
+use mssp_token_client::token::TokenSet;
+use std::path::Path;
+
+/// Saves the set (if asked, through the token-file store) and prints it.
+fn deliver(set: &TokenSet, format: Format, save: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = save {
+        let key = path.to_string_lossy();
+        TokenFiles.put(&key, set)?;
+        mssp_token_client::info!("Saved to {} (mode 0600).", path.display());
+    }
+    output::print(set, format)
+}
