@@ -8,10 +8,10 @@
 //! folder behind; each folder names its owner in `owner.pid`, and every start removes the
 //! folders of owners that are gone (Unix).
 
-use super::certs::{self, AppCert};
-use super::config::FIC_AUDIENCE;
-use super::federation;
-use super::keys::{random_token, Keys};
+use crate::crypto::certs::{self, AppCert};
+use crate::crypto::keys::{random_token, Keys};
+use crate::data::config::FIC_AUDIENCE;
+use crate::handlers::federation;
 use anyhow::{anyhow, Context, Result};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::RsaPrivateKey;

@@ -19,12 +19,12 @@
 //! Malformed JWTs (not three base64url parts of JSON, no `iss`, no `jti`): 50027.
 //! Anything else is a federated assertion: see federation.rs.
 
-use super::config::App;
-use super::errors::{self, Aadsts};
-use super::federation;
-use super::jws::{b64url_decode, Alg, Jws};
-use super::store::Version;
-use super::{now, Inner, TenantSel};
+use crate::crypto::jws::{b64url_decode, Alg, Jws};
+use crate::data::config::App;
+use crate::errors::{self, Aadsts};
+use crate::handlers::federation;
+use crate::state::{now, Inner, TenantSel};
+use crate::store::Version;
 
 /// Tolerated clock skew for `nbf`.
 pub const SKEW: i64 = 300;

@@ -1,7 +1,7 @@
 //! Entra-shaped errors: AADSTS JSON bodies for the token endpoint, descriptions for redirect
 //! errors and error pages, and the catalogue of messages the sandbox uses.
 
-use super::http::Resp;
+use crate::http::Resp;
 use serde_json::json;
 
 /// One AADSTS error: HTTP status, OAuth `error`, AADSTS number and message (without the
@@ -262,7 +262,7 @@ pub fn assertion_audience(expected: &str) -> Aadsts {
 pub fn assertion_time(now: i64, nbf: Option<i64>, exp: Option<i64>, why: &str) -> Aadsts {
     let t = |v: Option<i64>| {
         v.map_or("(none)".to_string(), |s| {
-            super::clock::format_iso(s.saturating_mul(1000))
+            crate::clock::format_iso(s.saturating_mul(1000))
         })
     };
     Aadsts::new(401, "invalid_client", 700024, format!(
@@ -280,8 +280,8 @@ pub fn certificate_not_registered(thumbprint: &str, client_id: &str) -> Aadsts {
 pub fn certificate_expired(thumbprint: &str, start: i64, end: i64) -> Aadsts {
     Aadsts::new(401, "invalid_client", 700027, format!(
         "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}', Found key 'Start={}, End={}']",
-        super::clock::format_iso(start.saturating_mul(1000)),
-        super::clock::format_iso(end.saturating_mul(1000))
+        crate::clock::format_iso(start.saturating_mul(1000)),
+        crate::clock::format_iso(end.saturating_mul(1000))
     ))
 }
 

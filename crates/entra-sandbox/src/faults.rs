@@ -15,8 +15,8 @@
 //! the same on every run (so the counts for a given number of requests are too); without it
 //! the seed is random.
 
-use super::errors::{Aadsts, Trace};
-use super::http::Resp;
+use crate::errors::{Aadsts, Trace};
+use crate::http::Resp;
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -372,5 +372,5 @@ fn entra(status: u16, error: &'static str, code: u32, message: &str) -> Resp {
 }
 
 fn defender(status: u16, code: &str, message: &str) -> Resp {
-    super::defender::error(status, code, message)
+    crate::handlers::defender::error(status, code, message)
 }

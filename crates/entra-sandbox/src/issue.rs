@@ -1,10 +1,10 @@
 //! Access tokens, id tokens and the token-endpoint success bodies (v1: numbers as strings;
 //! v2: numbers).
 
-use super::config::App;
-use super::keys::{derived_guid, random_token};
-use super::store::{Account, Version};
-use super::{now, Inner};
+use crate::crypto::keys::{derived_guid, random_token};
+use crate::data::config::App;
+use crate::state::{now, Inner};
+use crate::store::{Account, Version};
 use serde_json::{json, Map, Value};
 
 /// Everything needed to answer one successful token request.

@@ -3,7 +3,7 @@
 //! ISO 8601 time (`2024-05-01`, `2024-05-01T10:00:00Z`, `...T10:00:00.1234567Z`, `+02:00`,
 //! optionally in single quotes). Anything else is refused with a message.
 
-use super::clock::parse_iso;
+use crate::clock::parse_iso;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

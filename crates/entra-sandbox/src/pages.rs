@@ -2,7 +2,7 @@
 //! (form_post uses an onload submit with a visible button as fallback). Everything echoed is
 //! HTML-escaped.
 
-use super::errors::{Aadsts, Trace};
+use crate::errors::{Aadsts, Trace};
 
 pub const TITLE: &str = "Sign in — mssp-token sandbox";
 

@@ -1,6 +1,6 @@
 //! v2 `scope` parameter: one resource, `.default` or named permissions, plus OpenID scopes.
 
-use super::errors::{self, Aadsts};
+use crate::errors::{self, Aadsts};
 
 /// Resource of bare scope names ("User.Read") and of OpenID-only requests.
 pub const GRAPH: &str = "https://graph.microsoft.com";

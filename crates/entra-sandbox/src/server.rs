@@ -12,9 +12,10 @@
 //! whatever the caller's context (a plain thread or a tokio task), so a test that drops a
 //! sandbox knows its port is closed and its tasks are gone.
 
-use super::faults::{self, Faults, Kind, PathKind, Stats};
-use super::http::{Req, Resp, MAX_BODY, MAX_URL};
-use super::{dispatch, Inner};
+use crate::faults::{self, Faults, Kind, PathKind, Stats};
+use crate::http::{Req, Resp, MAX_BODY, MAX_URL};
+use crate::routes::dispatch;
+use crate::state::Inner;
 use anyhow::{Context, Result};
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper::{Request, Response};

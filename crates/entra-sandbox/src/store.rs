@@ -2,9 +2,9 @@
 //! refresh tokens and the client-assertion `jti`s already used. Lives behind one Mutex in the
 //! server.
 
-use super::config::{App, Config};
-use super::keys::random_token;
-use super::scopes::Scopes;
+use crate::crypto::keys::random_token;
+use crate::data::config::{App, Config};
+use crate::scopes::Scopes;
 use std::collections::HashMap;
 
 /// Caps so a flood of requests cannot grow memory without bound.

@@ -6,7 +6,7 @@
 //!
 //! The server side is rustls 0.23 with the ring provider, TLS 1.2 and 1.3, ALPN http/1.1.
 
-use super::clock;
+use crate::clock;
 use anyhow::{anyhow, Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

@@ -2,7 +2,7 @@
 //! verification, the JWKS, and random identifiers. The simulated external OIDC issuer
 //! (federation.rs) uses a second `Keys`.
 
-use super::jws::{Alg, Jws};
+use crate::crypto::jws::{Alg, Jws};
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -16,18 +16,18 @@
 //! Alert.ReadWrite (Incident.Read or Incident.ReadWrite); else 403 Forbidden. The built-in app's
 //! default delegated permission is only user_impersonation, so a plain v1 login token gets 403.
 //!
-//! Data: the token's tenant's items (data.rs). Query: `$top` (alerts: default and max 10000;
+//! Data: the token's tenant's items (data/alerts.rs). Query: `$top` (alerts: default and max 10000;
 //! incidents: default and max 100; more is 400), `$skip`, `$filter` (odata.rs) on
 //! lastUpdateTime / alertCreationTime (alerts) or lastUpdateTime / createdTime (incidents);
 //! other query options (e.g. $expand) are ignored. `@odata.nextLink` when more items remain.
 //! Optional throttling (SandboxOptions::rate_limit): N requests per minute per tenant, then 429
 //! with Retry-After. Errors: {"error":{"code","message","target":<guid>}}.
 
-use super::data::{self, TenantData};
-use super::http::{Req, Resp};
-use super::keys::guid;
-use super::odata;
-use super::{now, Inner, TenantSel};
+use crate::crypto::keys::guid;
+use crate::data::alerts::{self, TenantData};
+use crate::http::{Req, Resp};
+use crate::odata;
+use crate::state::{now, Inner, TenantSel};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -131,7 +131,7 @@ impl Api {
         if let Some(d) = self.lock().data.get(tid) {
             return d.clone();
         }
-        let fresh = Arc::new(data::generate(tid, domain, self.anchor_ms));
+        let fresh = Arc::new(alerts::generate(tid, domain, self.anchor_ms));
         self.lock()
             .data
             .entry(tid.to_string())
@@ -225,8 +225,8 @@ fn authenticate(inner: &Inner, req: &Req, spec: &Spec) -> Result<Value, Resp> {
     let known = matches!(inner.resolve_tenant(tid), TenantSel::Id(t) if t == tid);
     let iss = jws.claim_str("iss").unwrap_or_default();
     let issuers = [
-        inner.issuer(super::store::Version::V1, tid),
-        inner.issuer(super::store::Version::V2, tid),
+        inner.issuer(crate::store::Version::V1, tid),
+        inner.issuer(crate::store::Version::V2, tid),
     ];
     if !known || !issuers.iter().any(|i| i == iss) {
         return Err(unauthorized(

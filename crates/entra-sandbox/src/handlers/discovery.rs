@@ -1,9 +1,9 @@
 //! OpenID discovery documents and the JWKS.
 
-use super::errors::{self, Trace};
-use super::http::Resp;
-use super::store::Version;
-use super::{Inner, TenantSel};
+use crate::errors::{self, Trace};
+use crate::http::Resp;
+use crate::state::{Inner, TenantSel};
+use crate::store::Version;
 use serde_json::json;
 
 /// The tenant part of discovery URLs and issuers: the GUID, or Entra's literal "{tenantid}"

@@ -17,8 +17,8 @@
 //! 4 of each state, and the states are spread out (tenant 2 and 4 are legacy, 6 is not
 //! consented, 12 misses a role).
 
-use super::config::{App, Config, GrantCfg, Tenant, User};
-use super::keys::derived_guid;
+use crate::crypto::keys::derived_guid;
+use crate::data::config::{App, Config, GrantCfg, Tenant, User};
 use anyhow::{bail, Context, Result};
 
 /// The rule above, in one line (also in the sandbox's info object).
@@ -114,7 +114,7 @@ fn make_legacy_app(cfg: &Config) -> Result<App> {
     let expires = humantime::parse_rfc3339_weak("2024-06-30T00:00:00Z")
         .context("the generated legacy app's secret expiry")?;
     for s in &mut app.secrets {
-        s.expires_epoch = Some(super::config::epoch(expires));
+        s.expires_epoch = Some(crate::data::config::epoch(expires));
     }
     Ok(app)
 }

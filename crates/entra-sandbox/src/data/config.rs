@@ -6,8 +6,8 @@
 //! Simplification: a grant (consent) of an app in a tenant is not split per resource: its
 //! application roles and delegated scopes apply to whatever resource a token is requested for.
 
-use super::certs::AppCert;
-use super::generate::Mix;
+use crate::crypto::certs::AppCert;
+use crate::data::generate::Mix;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};

@@ -2,8 +2,8 @@
 //! by hand, signed sha256WithRSAEncryption), and registered certificates read back from DER
 //! (thumbprints, RSA public key, validity), with a minimal DER reader.
 
-use super::clock;
-use super::keys::b64url;
+use crate::clock;
+use crate::crypto::keys::b64url;
 use anyhow::{anyhow, bail, Context, Result};
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};

@@ -1,12 +1,18 @@
 //! The sandbox at scale: generated tenants and their mix, the tenants file, fault injection
 //! and its counters, added latency, TLS.
 
-use super::faults::{Faults, Kind, Spec, KINDS};
-use super::generate::{self, Mix};
-use super::tests::http;
-use super::*;
+use super::support::{self, http};
+use crate::data::config::Config;
+use crate::data::generate::{self, Mix};
+use crate::data::roster;
+use crate::faults::{Faults, Kind, Spec, KINDS};
+use crate::state::now;
+use crate::store::Store;
+use crate::{Sandbox, SandboxOptions};
 use serde::Deserialize;
+use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 const SCOPE: &str = "https://api.securitycenter.microsoft.com/.default";
 
@@ -322,7 +328,7 @@ async fn generated_tenants_answer_by_state_and_the_files_are_written() {
     // The sign-in page lists the configured tenants and the requested generated one only;
     // a generated tenant's admin signs in and gets a code.
     let page = c
-        .get(super::tests::authorize_url(
+        .get(support::authorize_url(
             &sb,
             "tenant00010.onmicrosoft.com",
             true,
@@ -342,8 +348,7 @@ async fn generated_tenants_answer_by_state_and_the_files_are_written() {
     assert!(page.contains("admin@tenant00010.onmicrosoft.com"), "{page}");
     assert!(page.contains("admin@contoso.onmicrosoft.com"));
     assert!(!page.contains("tenant00011"));
-    let (upn, code, _) =
-        super::tests::sign_in(&sb, "tenant00001.onmicrosoft.com", false, &[]).await;
+    let (upn, code, _) = support::sign_in(&sb, "tenant00001.onmicrosoft.com", false, &[]).await;
     assert_eq!(upn, "admin@tenant00001.onmicrosoft.com");
     assert!(!code.is_empty());
 
@@ -542,7 +547,7 @@ async fn tls_with_the_generated_ca() {
         .unwrap();
     assert_eq!(
         d["token_endpoint"],
-        format!("{a}/{}/oauth2/v2.0/token", super::tests::CONTOSO)
+        format!("{a}/{}/oauth2/v2.0/token", support::CONTOSO)
     );
     // "localhost" is in the certificate too.
     let local = a.replace("127.0.0.1", "localhost");

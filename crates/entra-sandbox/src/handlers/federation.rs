@@ -13,13 +13,13 @@
 //! else 700027; then exp in the future / nbf not ahead, else 700024. No jti replay check:
 //! platforms hand the same token to every request until it expires.
 
-use super::assertion::{check_time, clip};
-use super::config::{App, FIC_AUDIENCE};
-use super::errors::{self, Aadsts};
-use super::http::{Req, Resp};
-use super::jws::{Alg, Jws};
-use super::keys::{guid, Keys};
-use super::{now, Inner};
+use crate::assertion::{check_time, clip};
+use crate::crypto::jws::{Alg, Jws};
+use crate::crypto::keys::{guid, Keys};
+use crate::data::config::{App, FIC_AUDIENCE};
+use crate::errors::{self, Aadsts};
+use crate::http::{Req, Resp};
+use crate::state::{now, Inner};
 use serde_json::json;
 
 /// The path of the simulated issuer under the authority.

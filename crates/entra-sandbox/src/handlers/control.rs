@@ -2,8 +2,8 @@
 //! POST /sandbox/revoke-consent (tenant, client_id) removes an app's consent in a tenant;
 //! POST /sandbox/revoke-sessions (tenant[, upn]) revokes refresh tokens (AADSTS50173 next).
 
-use super::http::{Req, Resp};
-use super::{Inner, TenantSel};
+use crate::http::{Req, Resp};
+use crate::state::{Inner, TenantSel};
 use serde_json::json;
 
 fn tenant(inner: &Inner, seg: Option<&str>) -> Result<String, Resp> {

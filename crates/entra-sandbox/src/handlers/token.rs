@@ -1,15 +1,15 @@
 //! The token endpoints (v1 .../oauth2/token, v2 .../oauth2/v2.0/token): authorization_code,
 //! refresh_token and client_credentials grants, client authentication, Entra JSON errors.
 
-use super::assertion::{self, Endpoint};
-use super::config::App;
-use super::errors::{self, Aadsts, Trace};
-use super::http::{Params, Req, Resp};
-use super::issue::{self, Acr, Issue};
-use super::keys::{ct_eq, s256};
-use super::scopes::Scopes;
-use super::store::{RefreshEntry, RefreshState, Target, Version};
-use super::{now, Inner, TenantSel};
+use crate::assertion::{self, Endpoint};
+use crate::crypto::keys::{ct_eq, s256};
+use crate::data::config::App;
+use crate::errors::{self, Aadsts, Trace};
+use crate::http::{Params, Req, Resp};
+use crate::issue::{self, Acr, Issue};
+use crate::scopes::Scopes;
+use crate::state::{now, Inner, TenantSel};
+use crate::store::{RefreshEntry, RefreshState, Target, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;

@@ -4,13 +4,13 @@
 //! shown as error pages (there is no trustworthy place to redirect to). Everything after the
 //! redirect URI is validated goes back to it as error/error_description/state.
 
-use super::errors::{self, Aadsts, Trace};
-use super::http::{Params, Req, Resp};
-use super::keys::guid;
-use super::pages::{self, AccountChoice, AccountGroup, SigninView};
-use super::scopes::Scopes;
-use super::store::{Account, AuthRequest, Challenge, Flow, ResponseMode, Target, Version};
-use super::{now, Inner, TenantSel};
+use crate::crypto::keys::guid;
+use crate::errors::{self, Aadsts, Trace};
+use crate::http::{Params, Req, Resp};
+use crate::pages::{self, AccountChoice, AccountGroup, SigninView};
+use crate::scopes::Scopes;
+use crate::state::{now, Inner, TenantSel};
+use crate::store::{Account, AuthRequest, Challenge, Flow, ResponseMode, Target, Version};
 
 /// Where the sign-in form posts.
 pub const SIGNIN_PATH: &str = "/sandbox/signin";
@@ -469,7 +469,7 @@ fn signin_view(inner: &Inner, ar: &AuthRequest) -> SigninView {
     // Generated tenants (--tenants N) are listed only when the request names them or a hint
     // picked one of their users: thousands of accounts would drown the page.
     // (They follow the configured ones, so this never walks them.)
-    let mut shown: Vec<&super::config::Tenant> = cfg
+    let mut shown: Vec<&crate::data::config::Tenant> = cfg
         .tenants
         .iter()
         .take_while(|t| t.generated.is_none())

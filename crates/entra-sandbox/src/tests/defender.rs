@@ -1,10 +1,13 @@
 //! The Defender APIs end to end: paging with @odata.nextLink, $filter, 400, 401, 403, 429,
 //! per-tenant data, delegated tokens.
 
-use super::tests::{
+use super::support::{
     claims, http, post_token, sign_in, start, CONTOSO, DEFENDER, FABRIKAM, VERIFIER,
 };
-use super::*;
+use crate::data::alerts;
+use crate::routes::dispatch;
+use crate::{Sandbox, SandboxOptions};
+use serde_json::Value;
 
 const XDR: &str = "https://api.security.microsoft.com";
 
@@ -72,7 +75,7 @@ async fn alerts_paging_and_filter() {
     assert_eq!(all["@odata.context"], format!("{api}/api/$metadata#Alerts"));
     assert!(all.get("@odata.nextLink").is_none());
     let all = all["value"].as_array().unwrap().clone();
-    assert_eq!(all.len(), data::ALERTS_PER_TENANT);
+    assert_eq!(all.len(), alerts::ALERTS_PER_TENANT);
     let a = &all[0];
     for k in [
         "id",
@@ -198,7 +201,7 @@ async fn incidents_pages_and_permissions() {
         format!("{api}/api/$metadata#Incidents")
     );
     let v = b["value"].as_array().unwrap();
-    assert_eq!(v.len(), data::INCIDENTS_PER_TENANT);
+    assert_eq!(v.len(), alerts::INCIDENTS_PER_TENANT);
     for k in [
         "incidentId",
         "incidentName",
@@ -395,7 +398,7 @@ async fn rate_limit_per_tenant() {
 /// Straight through `dispatch` (no catch_unwind): any panic fails the test.
 #[test]
 fn hostile_inputs_on_new_endpoints_never_panic() {
-    use http::Req;
+    use crate::http::Req;
     let sb = start();
     let inner = &sb.inner;
     let b64 = |s: &str| {

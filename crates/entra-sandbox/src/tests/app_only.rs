@@ -1,14 +1,18 @@
 //! App-only tokens end to end: certificate assertions (built here with the rsa crate, not the
 //! client's jsonwebtoken), federated assertions, app-only claims, and both admin-consent links.
 
-use super::tests::{
+use super::support::{
     assert_aadsts, claims, http, post_token, query_of, start, CONTOSO, DEFENDER, FABRIKAM,
 };
-use super::*;
+use crate::crypto::{certs, jws, keys};
+use crate::state::now;
+use crate::{Sandbox, SandboxOptions};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
+use rsa::RsaPrivateKey;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -3,7 +3,7 @@
 //! deterministically from the tenant ID (same tenant + same anchor time = same items). Times lie
 //! in the 30 days before the anchor (the sandbox's start, to the minute).
 
-use super::clock::format_iso;
+use crate::clock::format_iso;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

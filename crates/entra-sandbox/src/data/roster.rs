@@ -8,9 +8,9 @@
 //! Allowed keys per tenant (the onboard parser rejects others): name, tenant, client_id,
 //! scope, resource, require_roles, probe, cloud, client_secret_env.
 
-use super::config::Config;
-use super::generate::{legacy_app, LEGACY_SECRET_ENV};
-use super::store::Store;
+use crate::data::config::Config;
+use crate::data::generate::{legacy_app, LEGACY_SECRET_ENV};
+use crate::store::Store;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

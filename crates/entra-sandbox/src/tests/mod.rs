@@ -1,0 +1,14 @@
+//! Unit tests of the sandbox, by area; compiled only for `cargo test`.
+//!
+//! - support.rs: shared helpers (a sandbox, an HTTP client, sign-in, token requests, claims)
+//! - endpoints.rs: authorize, token, discovery and the test controls end to end, plus
+//!   dispatch-level checks for inputs a real client would never send
+//! - app_only.rs: certificate and federated client assertions, app-only claims, admin consent
+//! - defender.rs: the Defender APIs end to end
+//! - scale.rs: generated tenants, the tenants file, faults and counters, latency, TLS
+
+mod app_only;
+mod defender;
+mod endpoints;
+mod scale;
+mod support;
