@@ -84,8 +84,9 @@ fn cache_key(id: &Identity) -> String {
 /// (there is no browser session here that could answer for another tenant).
 pub async fn acquire(http: &Http, id: &Identity) -> Result<TokenSet> {
     let entra = EntraClient::new(http, id);
+    let (kind, value) = id.target.form_param();
     crate::verbose!(
-        "client credentials for tenant {} with {}",
+        "client credentials for tenant {} ({kind} {value}) with {}",
         id.authority.tenant.as_str(),
         id.credential.describe()
     );
