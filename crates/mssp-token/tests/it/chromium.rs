@@ -2,9 +2,7 @@
 //! goes through the sandbox's sign-in page, presses Accept, and lands on our listener's
 //! success page. `.ci/run` installs chromium and the npm package; without them this test fails.
 
-mod common;
-
-use common::{run, Sandbox};
+use crate::support::{run, Sandbox};
 use serde_json::Value;
 use std::path::Path;
 

@@ -4,9 +4,7 @@
 //! the escaping of Entra's error text on its page. The flow is then finished for real by the
 //! browser stand-in signing in at the sandbox.
 
-mod common;
-
-use common::{browser_log, free_port, step, Sandbox};
+use crate::support::{browser_log, free_port, step, Sandbox};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;

@@ -1,9 +1,7 @@
 //! `mssp-token consent`: the admin-consent links, and the --listen round trip that onboards a
 //! new customer (consent, then a token in that tenant).
 
-mod common;
-
-use common::{app_cmd, bin, browser_log, fake_browser, run, step, Sandbox};
+use crate::support::{app_cmd, bin, browser_log, fake_browser, run, step, Sandbox};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 

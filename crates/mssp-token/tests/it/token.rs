@@ -1,11 +1,9 @@
 //! `mssp-token token`: app-only tokens by client credentials against the sandbox.
 
-mod common;
-
-use common::{app_cmd, claims, run, Sandbox};
+use crate::support::{self, app_cmd, claims, run, Sandbox};
 use serde_json::Value;
 
-fn json(out: &common::Output) -> Value {
+fn json(out: &support::Output) -> Value {
     serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
 }
 

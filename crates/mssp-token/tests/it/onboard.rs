@@ -1,9 +1,7 @@
 //! `mssp-token onboard` against the sandbox: one result per tenant, stages and AADSTS codes,
 //! the NDJSON report, shards, --only-failed, and bad tenants files.
 
-mod common;
-
-use common::{app_cmd, run, Sandbox};
+use crate::support::{self, app_cmd, run, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,7 +26,7 @@ fn lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn onboard(sb: &Sandbox, dir: &Path, args: &[&str]) -> common::Output {
+fn onboard(sb: &Sandbox, dir: &Path, args: &[&str]) -> support::Output {
     run(app_cmd(sb, "onboard", dir)
         .args(["--base-url", &sb.authority()])
         .args(args))
@@ -269,7 +267,7 @@ fn faulty(n: u32, faults: &str) -> (Sandbox, std::path::PathBuf, tempfile::TempD
     (sb, file, dir)
 }
 
-fn onboard_generated(sb: &Sandbox, dir: &Path, file: &Path, extra: &[&str]) -> common::Output {
+fn onboard_generated(sb: &Sandbox, dir: &Path, file: &Path, extra: &[&str]) -> support::Output {
     let legacy = sb.expired_app();
     run(app_cmd(sb, "onboard", dir)
         .args(["--tenants", file.to_str().unwrap(), "--concurrency", "8"])

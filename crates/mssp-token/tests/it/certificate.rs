@@ -1,9 +1,7 @@
 //! Certificate client assertions: made by our code, checked by an independent verifier
 //! (PyJWT + cryptography) as Entra would check them. PEM and PFX inputs, and their errors.
 
-mod common;
-
-use common::{bin, run};
+use crate::support::{self, bin, run};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -13,8 +11,8 @@ const CLIENT: &str = "9d3e1c55-7b1a-4c2e-8f00-1a2b3c4d5e6f";
 
 /// A self-signed RSA certificate: cert.pem (certificate + key) and cert.pfx (password "pfx-pw").
 fn make_cert(dir: &Path) {
-    common::self_signed_cert(dir, "mssp-token test");
-    common::pfx_of(dir, "pfx-pw");
+    support::self_signed_cert(dir, "mssp-token test");
+    support::pfx_of(dir, "pfx-pw");
 }
 
 /// A token endpoint that records the form it receives and answers a token for TENANT.

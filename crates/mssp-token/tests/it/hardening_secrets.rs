@@ -8,9 +8,7 @@
 //!
 //! Each test gathers every leak it finds and reports them together.
 
-mod common;
-
-use common::{browser_log, files_under, static_authority, step, Sandbox};
+use crate::support::{self, browser_log, files_under, static_authority, step, Sandbox};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -133,8 +131,8 @@ fn rand_suffix() -> u128 {
 
 /// A self-signed RSA certificate as cert.pfx, protected by `password`.
 fn make_pfx(dir: &Path, password: &str) -> PathBuf {
-    common::self_signed_cert(dir, "mssp-token canary test");
-    common::pfx_of(dir, password)
+    support::self_signed_cert(dir, "mssp-token canary test");
+    support::pfx_of(dir, password)
 }
 
 /// The browser stand-in, wrapped: it records its pid and argv, sleeps a moment (while the test
@@ -190,7 +188,7 @@ fn give_secret(cmd: &mut Command, source: Source, secret: &str, inputs: &Path) -
 
 /// mssp-token with a clean environment: no identity variables, verbose, cache in `out/cache`.
 fn mssp(sub: &str, out: &Path) -> Command {
-    let mut c = common::clean_cmd(&out.join("cache"));
+    let mut c = support::clean_cmd(&out.join("cache"));
     c.arg("-v").arg(sub);
     c
 }
@@ -761,9 +759,9 @@ fn a_client_secret_never_leaks_when_every_command_fails() {
     .args(["--wait", "20", "-o", "raw", "--save"])
     .arg(&saved)
     .env("AZURE_CLIENT_SECRET", GOOD_SECRET)
-    .env("BROWSER", common::fake_browser())
+    .env("BROWSER", support::fake_browser())
     .env("FAKE_BROWSER_LOG", setup.join("browser.log"));
-    let s = common::run(&mut c);
+    let s = support::run(&mut c);
     assert_eq!(s.code, 0, "setup login: {}", s.stderr);
 
     // Every run at once: most of the time goes into retrying the unreachable host.

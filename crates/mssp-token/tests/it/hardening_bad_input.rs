@@ -6,10 +6,8 @@
 //! the problem, that stdout stays empty, and that nothing panicked or hung. All rows run (a few
 //! at a time) and every failing row is reported together.
 
-mod common;
-
+use crate::support::{clean_cmd, static_authority};
 use base64::Engine;
-use common::{clean_cmd, static_authority};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;

@@ -1,8 +1,6 @@
 //! `mssp-token refresh`: redeem a saved refresh token, rotate the file, explain a dead token.
 
-mod common;
-
-use common::{bin, browser_log, claims, run, Sandbox};
+use crate::support::{bin, browser_log, claims, run, Sandbox};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};

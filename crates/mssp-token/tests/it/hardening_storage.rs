@@ -9,9 +9,7 @@
 //!   mount one (root in a container), and a 0555 folder when not running as root.
 //! - Token files are 0600 and folders 0700 even under `umask 000`.
 
-mod common;
-
-use common::{bin, clean_cmd, files_under, running_as_root, Sandbox};
+use crate::support::{self, bin, clean_cmd, files_under, running_as_root, Sandbox};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -337,7 +335,7 @@ fn files_are_0600_and_folders_0700_even_under_umask_000() {
             let mut c = umask0(&["login", "--authority", &authority, "--tenant", CONTOSO]);
             c.args(["--client-id", client, "--wait", "20"])
                 .args(["--save", &s(&out.join("login.json"))])
-                .env("BROWSER", common::fake_browser())
+                .env("BROWSER", support::fake_browser())
                 .env("FAKE_BROWSER_LOG", dir.path().join("browser.log"));
             c
         }),

@@ -1,9 +1,7 @@
 //! Network faults: every wait is bounded, throttling and server errors are retried within a
 //! budget and then explained (exit 6), TLS trust problems name the fix, and proxies are honoured.
 
-mod common;
-
-use common::{app_cmd, run, Sandbox};
+use crate::support::{self, app_cmd, run, Sandbox};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,11 +47,16 @@ fn a_stalled_body_is_bounded_by_the_total_timeout() {
 #[test]
 fn a_connect_that_never_completes_is_bounded_by_the_connect_timeout() {
     // A listener whose accept queue is full: the kernel drops new SYNs, so connect() hangs.
+    // Filling it stops at the first connect that times out: that one proves the queue is full.
     let mut py = std::process::Command::new("python3")
         .args([
             "-c",
             "import socket,time\ns=socket.socket();s.bind(('127.0.0.1',0));s.listen(0)\n\
-             f=[socket.create_connection(s.getsockname(),timeout=1) for _ in range(3)] if True else []\n\
+             f=[]\n\
+             for _ in range(8):\n\
+             \x20try: f.append(socket.create_connection(s.getsockname(),timeout=1))\n\
+             \x20except OSError: break\n\
+             else: raise SystemExit('the accept queue never filled')\n\
              print(s.getsockname()[1],flush=True);time.sleep(120)",
         ])
         .stdout(std::process::Stdio::piped())
@@ -64,9 +67,13 @@ fn a_connect_that_never_completes_is_bounded_by_the_connect_timeout() {
         .read_line(&mut line)
         .unwrap();
     let port = line.trim().to_string();
+    assert!(
+        port.parse::<u16>().is_ok(),
+        "the full listener's port, not {line:?}"
+    );
     let cache = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = run(std::process::Command::new(common::bin())
+    let out = run(std::process::Command::new(support::bin())
         .args([
             "token",
             "--no-cache",

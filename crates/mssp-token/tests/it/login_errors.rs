@@ -1,9 +1,7 @@
 //! Bad input and bad answers for `login`: each gets a clear message and the contract's exit
 //! code, never a panic.
 
-mod common;
-
-use common::{bin, run, Output};
+use crate::support::{self, bin, run, Output};
 use std::process::{Command, Stdio};
 
 const TENANT: &str = "4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b";
@@ -254,7 +252,7 @@ fn login_against(authority: &str) -> Output {
         "--wait",
         "20",
     ])
-    .env("BROWSER", common::fake_browser())
+    .env("BROWSER", support::fake_browser())
     .env("FAKE_BROWSER_LOG", &log)
     .env("AZURE_CLIENT_SECRET", "canary-secret-for-errors"))
 }

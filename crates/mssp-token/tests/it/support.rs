@@ -1,7 +1,10 @@
-//! Shared test support: a real `mssp-token sandbox` process on loopback, the browser stand-in,
-//! and helpers to read what they saw.
-#![allow(dead_code)]
+//! Shared test support: the simulated Entra ID started in this process
+//! (`entra_sandbox::Sandbox`), a real `mssp-token sandbox` process for the tests of that
+//! command, the browser stand-in, and helpers to read what they saw.
+//!
+//! mssp-token itself always runs as a real subprocess ([`bin`]): that is what these tests test.
 
+use entra_sandbox::SandboxOptions;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -11,9 +14,60 @@ pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("mssp-token")
 }
 
-/// A running `mssp-token sandbox`, killed on drop.
+/// Server threads of an in-process sandbox unless a test passes `--threads`: small, so that a
+/// hundred tests running side by side do not start thousands of threads.
+pub const TEST_THREADS: usize = 4;
+
+/// `mssp-token sandbox` flags (see `SandboxArgs` in src/cli.rs) as [`SandboxOptions`], with
+/// [`TEST_THREADS`] server threads unless `--threads` says otherwise. An unknown flag or a bad
+/// value panics: the test is wrong.
+pub fn sandbox_options(args: &[&str]) -> SandboxOptions {
+    fn num<T: std::str::FromStr>(flag: &str, value: &str) -> T {
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("sandbox flag {flag}: not a number: {value:?}"))
+    }
+    let mut o = SandboxOptions {
+        threads: Some(TEST_THREADS),
+        ..SandboxOptions::default()
+    };
+    let mut it = args.iter().copied();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (arg, None),
+        };
+        if flag == "--tls" {
+            assert!(inline.is_none(), "sandbox flag --tls takes no value");
+            o.tls = true;
+            continue;
+        }
+        let value = inline
+            .or_else(|| it.next())
+            .unwrap_or_else(|| panic!("sandbox flag {flag} needs a value"));
+        match flag {
+            "--port" => o.port = Some(num(flag, value)),
+            "--config" => o.config = Some(PathBuf::from(value)),
+            "--rate-limit" => o.rate_limit = Some(num(flag, value)),
+            "--tenants" => o.generate_tenants = Some(num(flag, value)),
+            "--write-tenants" => o.tenants_file = Some(PathBuf::from(value)),
+            "--faults" => o.faults = Some(value.to_string()),
+            "--seed" => o.fault_seed = Some(num(flag, value)),
+            "--retry-after" => o.retry_after_secs = Some(num(flag, value)),
+            "--stall-secs" => o.stall_secs = Some(num(flag, value)),
+            "--latency-ms" => o.latency_ms = Some(num(flag, value)),
+            "--threads" => o.threads = Some(num(flag, value)),
+            other => panic!("unknown sandbox flag {other} (see SandboxArgs in src/cli.rs)"),
+        }
+    }
+    o
+}
+
+/// A simulated Entra ID running in this process (`entra_sandbox::Sandbox`), stopped on drop.
 pub struct Sandbox {
-    child: Child,
+    server: Option<entra_sandbox::Sandbox>,
+    authority: String,
+    /// What `mssp-token sandbox` prints as its first line, taken at start.
     pub info: Value,
 }
 
@@ -22,31 +76,19 @@ impl Sandbox {
         Self::start_with(&[])
     }
 
+    /// Starts a sandbox in process; `args` are `mssp-token sandbox` flags ([`sandbox_options`]).
     pub fn start_with(args: &[&str]) -> Sandbox {
-        let mut child = Command::new(bin())
-            .arg("sandbox")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mssp-token sandbox");
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("sandbox first line");
-        let info: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("sandbox first line is not JSON ({e}): {line:?}"));
-        // Keep draining whatever else it prints.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
-        Sandbox { child, info }
+        let server = entra_sandbox::Sandbox::start(sandbox_options(args))
+            .unwrap_or_else(|e| panic!("start the sandbox with {args:?}: {e:#}"));
+        Sandbox {
+            authority: server.authority(),
+            info: server.info(),
+            server: Some(server),
+        }
     }
 
     pub fn authority(&self) -> String {
-        self.info["authority"].as_str().unwrap().to_string()
+        self.authority.clone()
     }
 
     /// The first tenant whose `consented` matches.
@@ -128,13 +170,6 @@ impl Sandbox {
             .env_remove("FAKE_BROWSER_ACCOUNT")
             .stdin(Stdio::null());
         cmd
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -237,10 +272,10 @@ impl Sandbox {
             .unwrap_or_else(|| panic!("no tenant named {name}"))
     }
 
-    /// Kills the sandbox process now (to prove a command made no network call).
+    /// Stops the sandbox now and waits until its port is closed (to prove a command made no
+    /// network call).
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.server.take());
     }
 }
 
@@ -392,4 +427,106 @@ pub fn pfx_of(dir: &Path, password: &str) -> PathBuf {
         .unwrap();
     assert!(ok.success());
     pfx
+}
+
+// ---- The `mssp-token sandbox` command as a process (tests/it/sandbox_command.rs) ----
+
+/// A real `mssp-token sandbox` process, for the tests of that command only (every other test
+/// uses the in-process [`Sandbox`]). Killed on drop.
+pub struct SandboxProcess {
+    child: Child,
+    /// Its first stdout line.
+    pub info: Value,
+    /// Everything it wrote on stderr so far.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The thread collecting stderr (joined once the process has exited).
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SandboxProcess {
+    /// `mssp-token sandbox ARGS`; returns once the first line (the info object) is read.
+    pub fn start_with(args: &[&str]) -> SandboxProcess {
+        let mut child = Command::new(bin())
+            .arg("sandbox")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mssp-token sandbox");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let collected = stderr.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                collected
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("sandbox first line");
+        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sandbox first line is not JSON ({e}): {line:?}\nstderr:\n{}",
+                stderr.lock().unwrap()
+            )
+        });
+        // Keep draining whatever else it prints.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        SandboxProcess {
+            child,
+            info,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        }
+    }
+
+    pub fn authority(&self) -> String {
+        self.info["authority"].as_str().unwrap().to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote on stderr so far (all of it once [`Self::wait_exit`] has seen it exit).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

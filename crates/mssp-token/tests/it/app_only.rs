@@ -1,13 +1,11 @@
 //! App-only credentials against the sandbox (secret, certificate PEM and PFX, federated token)
 //! and the `api` command: paging, roles, throttling.
 
-mod common;
-
-use common::{app_cmd, claims, run, Sandbox};
+use crate::support::{self, app_cmd, claims, run, Sandbox};
 use serde_json::Value;
 use std::process::Command;
 
-fn json(out: &common::Output) -> Value {
+fn json(out: &support::Output) -> Value {
     serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
 }
 
@@ -60,7 +58,7 @@ fn certificate_pem_and_pfx_are_accepted_by_the_sandbox() {
 fn a_certificate_the_app_does_not_know_is_refused_with_700027() {
     let sb = Sandbox::start();
     let dir = tempfile::tempdir().unwrap();
-    let pem = common::self_signed_cert(dir.path(), "stranger");
+    let pem = support::self_signed_cert(dir.path(), "stranger");
     let out = run(without_secret(&sb, "token", dir.path())
         .args([
             "--tenant",
@@ -128,7 +126,7 @@ fn the_expired_secret_app_gets_7000222() {
     let sb = Sandbox::start();
     let cache = tempfile::tempdir().unwrap();
     let legacy = sb.expired_app();
-    let out = run(Command::new(common::bin())
+    let out = run(Command::new(support::bin())
         .args([
             "token",
             "--no-cache",
@@ -155,7 +153,7 @@ fn the_expired_secret_app_gets_7000222() {
     );
 }
 
-fn api(sb: &Sandbox, cache: &std::path::Path, args: &[&str]) -> common::Output {
+fn api(sb: &Sandbox, cache: &std::path::Path, args: &[&str]) -> support::Output {
     run(app_cmd(sb, "api", cache)
         .args(["--base-url", &sb.authority()])
         .args(args))

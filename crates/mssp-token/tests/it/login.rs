@@ -1,9 +1,7 @@
-//! `mssp-token login` end to end: the real binary against a real `mssp-token sandbox` process
-//! over HTTP on 127.0.0.1, with a browser stand-in started through $BROWSER.
+//! `mssp-token login` end to end: the real binary against the sandbox (started in the test
+//! process) over HTTP on 127.0.0.1, with a browser stand-in started through $BROWSER.
 
-mod common;
-
-use common::{browser_log, claims, run, step, Sandbox};
+use crate::support::{self, browser_log, claims, run, step, Sandbox};
 use serde_json::Value;
 use std::io::Write;
 use std::process::Stdio;
@@ -398,7 +396,7 @@ fn a_fixed_port_is_used_for_the_redirect_uri() {
 #[test]
 fn login_sandbox_runs_the_whole_flow_in_process() {
     let dir = tmp();
-    let mut cmd = std::process::Command::new(common::bin());
+    let mut cmd = std::process::Command::new(support::bin());
     cmd.args(["login", "--sandbox", "-o", "json"])
         .env_remove("BROWSER")
         .env_remove("DISPLAY")

@@ -1,9 +1,7 @@
 //! `mssp-token inspect`: local decoding and checks.
 
-mod common;
-
+use crate::support::{bin, run};
 use base64::Engine;
-use common::{bin, run};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};

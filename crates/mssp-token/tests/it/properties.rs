@@ -1,11 +1,15 @@
 //! Property tests for the parsers that take untrusted input: arbitrary input never panics, and
 //! valid input round-trips.
 
+// The client library under test, in one `use`: re-point it here if the library moves again.
+use mssp_token_client::{
+    entra::response::EntraTokenResponse,
+    jwt::Jwt,
+    redirect::{parse_pasted, parse_query, Redirect},
+    tenants_file,
+};
+
 use base64::Engine;
-use mssp_token::jwt::Jwt;
-use mssp_token::redirect::{parse_pasted, parse_query, Redirect};
-use mssp_token::tenants_file;
-use mssp_token::token::EntraTokenResponse;
 use proptest::prelude::*;
 
 fn b64(s: &str) -> String {

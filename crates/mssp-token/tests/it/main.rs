@@ -1,0 +1,28 @@
+//! mssp-token's integration tests: ONE test binary (linking everything once instead of once per
+//! file), a module per area. mssp-token runs as a real subprocess in every test (the built
+//! binary, with a browser stand-in through $BROWSER); the simulated Entra ID is started in this
+//! process (support::Sandbox), except in sandbox_command.rs, whose subject is the
+//! `mssp-token sandbox` process itself.
+//!
+//! Run one area with `cargo test -p mssp-token --test it login::` (module paths filter).
+//! The python stand-ins live in tests/support/, the playwright driver in tests/browser/.
+
+mod support;
+
+mod app_only;
+mod certificate;
+mod chromium;
+mod consent;
+mod hardening_bad_input;
+mod hardening_listener;
+mod hardening_secrets;
+mod hardening_storage;
+mod inspect;
+mod login;
+mod login_errors;
+mod network_faults;
+mod onboard;
+mod properties;
+mod refresh;
+mod sandbox_command;
+mod token;
