@@ -9,6 +9,7 @@
 
 mod support;
 
+mod apis;
 mod app_only;
 mod certificate;
 mod chromium;
