@@ -93,12 +93,7 @@ impl Expectations {
 
 /// Every way the claims fail the expectations (empty: they pass). Expiry and not-before are
 /// checked whenever anything is.
-pub fn failures(
-    claims: &Claims,
-    nbf: Option<u64>,
-    expect: &Expectations,
-    now: u64,
-) -> Vec<String> {
+pub fn failures(claims: &Claims, nbf: Option<u64>, expect: &Expectations, now: u64) -> Vec<String> {
     let mut failures = Vec::new();
     if !expect.any() {
         return failures;

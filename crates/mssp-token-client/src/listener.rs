@@ -128,9 +128,7 @@ fn bind_pair(port: u16) -> std::io::Result<(Vec<Arc<Server>>, u16)> {
                 return Err(e);
             }
             // No IPv6 on this machine: 127.0.0.1 alone will do.
-            crate::verbose!(
-                "not listening on [::1]:{port} ({e}); 127.0.0.1 only"
-            );
+            crate::verbose!("not listening on [::1]:{port} ({e}); 127.0.0.1 only");
         }
     }
     Ok((servers, port))

@@ -1,8 +1,8 @@
 //! The redirect back from the sign-in page: parsing its query (from the loopback listener or an
 //! address pasted by the user) and checking its state.
 
-use crate::entra::errors::EntraError;
 use crate::authority::printable;
+use crate::entra::errors::EntraError;
 use crate::redacted::SecretString;
 use url::Url;
 

@@ -104,7 +104,8 @@ pub fn parse(text: &str, shown: &str) -> Result<TenantsFile> {
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     for e in &file.tenants {
-        Tenant::parse(&e.tenant).map_err(|err| crate::error::at(&format!("{shown}:{}: tenant", e.line), err))?;
+        Tenant::parse(&e.tenant)
+            .map_err(|err| crate::error::at(&format!("{shown}:{}: tenant", e.line), err))?;
         if let Some(first) = seen.insert(e.tenant.to_ascii_lowercase(), e.line) {
             return Err(usage(format!(
                 "{shown}:{}: tenant {} is listed twice (first on line {first})",

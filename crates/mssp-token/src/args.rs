@@ -297,8 +297,12 @@ mod tests {
 
     #[test]
     fn flag_names_are_added_here() {
-        let e = Tenant::parse("common").map_err(|e| at("--tenant", e)).unwrap_err();
-        assert!(e.to_string().starts_with("--tenant common: name the customer's own tenant"));
+        let e = Tenant::parse("common")
+            .map_err(|e| at("--tenant", e))
+            .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("--tenant common: name the customer's own tenant"));
         assert_eq!(mssp_token_client::error::exit_code_of(&e), 2);
         let e = client_id(Some("")).unwrap_err();
         assert!(e.to_string().starts_with("--client-id is empty"), "{e}");

@@ -51,11 +51,8 @@ impl Certificate {
         } else {
             from_pfx(&bytes, password, &shown.to_string())?
         };
-        let parsed = p12_keystore::Certificate::from_der(&cert_der).map_err(|_| {
-            usage(format!(
-                "{shown}: the certificate is not valid X.509 DER"
-            ))
-        })?;
+        let parsed = p12_keystore::Certificate::from_der(&cert_der)
+            .map_err(|_| usage(format!("{shown}: the certificate is not valid X.509 DER")))?;
         let key = EncodingKey::from_rsa_pem(key_pem.expose().as_bytes()).map_err(|_| {
             usage(format!(
                 "{shown}: the private key is not an unencrypted RSA key (Entra app certificates are RSA); export it with `openssl pkcs12 -in cert.pfx -nodes` or give the PFX with --certificate-password"
@@ -100,8 +97,8 @@ impl Certificate {
 }
 
 fn from_pem(bytes: &[u8], shown: &str) -> Result<(Vec<u8>, SecretString)> {
-    let blocks = pem::parse_many(bytes)
-        .map_err(|_| usage(format!("{shown}: not a valid PEM file")))?;
+    let blocks =
+        pem::parse_many(bytes).map_err(|_| usage(format!("{shown}: not a valid PEM file")))?;
     let cert = blocks
         .iter()
         .find(|b| b.tag() == "CERTIFICATE")

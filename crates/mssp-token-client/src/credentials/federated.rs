@@ -25,17 +25,11 @@ impl FederatedToken {
     /// The current token from the file.
     pub fn read(&self) -> Result<SecretString> {
         let shown = self.path.display();
-        let text = std::fs::read_to_string(&self.path).map_err(|e| {
-            usage(format!(
-                "{shown}: cannot read it ({})",
-                io_reason(&e)
-            ))
-        })?;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| usage(format!("{shown}: cannot read it ({})", io_reason(&e))))?;
         let token = text.trim();
         if token.is_empty() {
-            return Err(usage(format!(
-                "{shown}: the file is empty"
-            )));
+            return Err(usage(format!("{shown}: the file is empty")));
         }
         if token.split('.').count() != 3 {
             return Err(usage(format!(

@@ -16,7 +16,9 @@ pub async fn resolve_tenant_id(http: &crate::http::Http, authority: &Authority) 
     crate::verbose!("GET {url} (resolving {domain} to its tenant ID)");
     let resp = http.get(url.as_str()).await?;
     if resp.status != 200 {
-        if let Ok(err) = serde_json::from_slice::<crate::entra::errors::EntraErrorResponse>(&resp.body) {
+        if let Ok(err) =
+            serde_json::from_slice::<crate::entra::errors::EntraErrorResponse>(&resp.body)
+        {
             return Err(crate::entra::errors::EntraError::from_response(
                 crate::entra::errors::Origin::Discovery,
                 Some(resp.status),
@@ -56,4 +58,3 @@ pub async fn resolve_tenant_id(http: &crate::http::Http, authority: &Authority) 
         )
     })
 }
-

@@ -106,7 +106,9 @@ impl EntraClient {
         let (client, refresh) = (&client, &refresh);
         let response = request(&self.http, |f| async move {
             let call = f.call();
-            let mut req = client.exchange_refresh_token(refresh).add_extra_param(k, val);
+            let mut req = client
+                .exchange_refresh_token(refresh)
+                .add_extra_param(k, val);
             for (name, value) in fields {
                 req = req.add_extra_param(name, value);
             }

@@ -83,4 +83,3 @@ fn space_separated<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Scope>>
             .collect()
     }))
 }
-

@@ -97,10 +97,7 @@ impl Catcher {
         opener: Opener,
         wait: u64,
     ) -> Result<Redirect> {
-        let redirects = self
-            .listener
-            .as_mut()
-            .map(|l| l.start(state.to_string()));
+        let redirects = self.listener.as_mut().map(|l| l.start(state.to_string()));
         crate::info!("{prompt}");
         let paste_only = self.is_paste();
         if paste_only {

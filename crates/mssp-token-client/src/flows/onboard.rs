@@ -102,7 +102,8 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
             "{here} no client_id: set it in [defaults], on the tenant, or pass --client-id"
         ))
     })?;
-    let client_id = parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
+    let client_id =
+        parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
     let cloud = s.cloud.unwrap_or(common.cloud);
     let tenant = Tenant::parse(&e.tenant).map_err(|err| at(&format!("{here} tenant"), err))?;
     let authority = Authority::new(cloud, common.authority.as_deref(), tenant)?;
@@ -117,8 +118,7 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
         }
         (_, Some(r)) => Target::Resource(r.clone()),
         (Some(sc), None) => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
-        (None, None) => identity::default_scope(common.api, cloud)
-            .map_err(|err| at(&here, err))?,
+        (None, None) => identity::default_scope(common.api, cloud).map_err(|err| at(&here, err))?,
     };
     let credential = match &s.client_secret_env {
         None => common.credential.clone(),
@@ -266,12 +266,7 @@ async fn stages(http: &Http, p: &Plan, progress: Arc<Mutex<Progress>>) -> Result
     let resp = http.send_with_retries(req).await?;
     note(&|g| g.http_status = Some(resp.status));
     if !(200..300).contains(&resp.status) {
-        return Err(super::pager::explain(
-            &resp,
-            url,
-            &set.access_token,
-            p.api,
-        ));
+        return Err(super::pager::explain(&resp, url, &set.access_token, p.api));
     }
     Ok(())
 }

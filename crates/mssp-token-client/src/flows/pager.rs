@@ -100,9 +100,7 @@ pub async fn call(http: &Http, token: &str, req: &ApiCall) -> Result<Option<Valu
                 ));
             }
             if pages >= req.max_pages {
-                crate::warn!(
-                    "stopped after {pages} pages (--max-pages); more remain"
-                );
+                crate::warn!("stopped after {pages} pages (--max-pages); more remain");
                 break;
             }
             next = Some(l);

@@ -49,7 +49,6 @@ impl Cache {
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
-
 }
 
 impl TokenStore for Cache {

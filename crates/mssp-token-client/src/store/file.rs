@@ -145,7 +145,11 @@ impl TokenStore for TokenFiles {
                 Err(e) => {
                     return Err(fail(
                         Exit::Storage,
-                        format!("{}: cannot open it to lock it ({})", path.display(), io_reason(&e)),
+                        format!(
+                            "{}: cannot open it to lock it ({})",
+                            path.display(),
+                            io_reason(&e)
+                        ),
                     ))
                 }
             };

@@ -4,6 +4,11 @@ use crate::cli::Cli;
 use clap::CommandFactory;
 
 pub fn run(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    clap_complete::generate(shell, &mut Cli::command(), "mssp-token", &mut std::io::stdout());
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "mssp-token",
+        &mut std::io::stdout(),
+    );
     Ok(())
 }

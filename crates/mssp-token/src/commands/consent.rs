@@ -105,7 +105,10 @@ pub async fn run(a: ConsentArgs) -> Result<()> {
 
 fn print_link(link: &Url, format: ReportFormat) -> Result<()> {
     match format {
-        ReportFormat::Json => stdout(&format!("{}\n", serde_json::json!({ "url": link.as_str() })))?,
+        ReportFormat::Json => stdout(&format!(
+            "{}\n",
+            serde_json::json!({ "url": link.as_str() })
+        ))?,
         ReportFormat::Text => stdout(&format!("{link}\n"))?,
     }
     info!("Send this link to the customer's global admin; consent applies to their whole tenant.");

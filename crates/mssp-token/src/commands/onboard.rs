@@ -16,8 +16,12 @@ use std::time::{Duration, Instant};
 
 pub async fn run(a: OnboardArgs) -> Result<()> {
     let shown = a.tenants.display().to_string();
-    let text = std::fs::read_to_string(&a.tenants)
-        .map_err(|e| usage(format!("--tenants {shown}: cannot read it ({})", io_reason(&e))))?;
+    let text = std::fs::read_to_string(&a.tenants).map_err(|e| {
+        usage(format!(
+            "--tenants {shown}: cannot read it ({})",
+            io_reason(&e)
+        ))
+    })?;
     let file = tenants_file::parse(&text, &shown)?;
     let mut entries = file.tenants.clone();
     if let Some(report) = &a.only_failed {

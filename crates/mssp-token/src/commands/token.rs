@@ -12,5 +12,9 @@ pub async fn run(a: TokenArgs) -> anyhow::Result<()> {
     let http = args::http(a.identity.ca_file.as_deref())?;
     let set = app_only::token(&http, &id, !a.no_cache).await?;
     mssp_token_client::checks::roles_present(&set, &a.require_role)?;
-    super::deliver(&set, args::format(a.output.output), a.output.save.as_deref())
+    super::deliver(
+        &set,
+        args::format(a.output.output),
+        a.output.save.as_deref(),
+    )
 }
