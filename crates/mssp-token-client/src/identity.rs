@@ -17,10 +17,7 @@ pub struct Identity {
     pub target: Target,
 }
 
-/// The scopes OpenID Connect adds; they never name an API.
-pub fn is_oidc_scope(s: &str) -> bool {
-    matches!(s, "openid" | "offline_access" | "profile" | "email")
-}
+pub use crate::token::is_oidc_scope;
 
 /// v2 scopes as given (each item may hold several, space-separated). A `RESOURCE/.default`
 /// scope must stand alone.

@@ -1,9 +1,7 @@
 //! The token set: what this tool prints and saves (the contract's JSON object), with the
 //! access token's claims decoded once, on arrival, so that checks compare values.
 
-use crate::entra::response::EntraTokenResponse;
 use crate::jwt::Jwt;
-use crate::time::rfc3339;
 use serde::{Deserialize, Serialize};
 
 /// What was asked for: a v1 resource or v2 scopes.
@@ -47,12 +45,17 @@ impl Target {
             Target::Resource(r) => format!("--resource {r}"),
             Target::Scopes(s) => s
                 .iter()
-                .filter(|x| !crate::identity::is_oidc_scope(x))
+                .filter(|x| !is_oidc_scope(x))
                 .map(|x| format!("--scope {x}"))
                 .collect::<Vec<_>>()
                 .join(" "),
         }
     }
+}
+
+/// The scopes OpenID Connect adds; they never name an API.
+pub fn is_oidc_scope(s: &str) -> bool {
+    matches!(s, "openid" | "offline_access" | "profile" | "email")
 }
 
 /// The claims this tool reads, decoded once from the access token (and the id_token for the
@@ -129,59 +132,6 @@ impl std::fmt::Display for TokenSet {
 }
 
 impl TokenSet {
-    /// Builds the token set from Entra's response, decoding the claims once. `sent_at` is the
-    /// time the request was sent, so that expiry errs early rather than late. `tenant_id` is the
-    /// token's own `tid` (empty when it has none; the tenant check refuses that).
-    pub fn from_response(
-        r: &EntraTokenResponse,
-        target: &Target,
-        client_id: &str,
-        sent_at: u64,
-    ) -> TokenSet {
-        let expires_in = r.expires_in.unwrap_or(3599);
-        // v1 sends expires_on; v2 does not. Trust our own clock over a far-off server value.
-        let expires_on = match r.expires_on {
-            Some(on) if on.abs_diff(sent_at + expires_in) < 600 => on,
-            _ => sent_at + expires_in,
-        };
-        let (resource, scope) = match target {
-            Target::Resource(res) => (
-                Some(r.resource.clone().unwrap_or_else(|| res.clone())),
-                None,
-            ),
-            Target::Scopes(s) => (
-                None,
-                Some(
-                    r.scope
-                        .as_ref()
-                        .map(|v| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
-                        .unwrap_or_else(|| s.join(" ")),
-                ),
-            ),
-        };
-        crate::redacted::register(r.access_token.secret());
-        if let Some(rt) = &r.refresh_token {
-            crate::redacted::register(rt.secret());
-        }
-        let id_token = r.id_token.as_ref().map(|t| t.expose().to_string());
-        let claims = Claims::decode(r.access_token.secret(), id_token.as_deref());
-        TokenSet {
-            token_type: r.token_type.0.clone(),
-            access_token: r.access_token.secret().clone(),
-            refresh_token: r.refresh_token.as_ref().map(|t| t.secret().clone()),
-            id_token,
-            expires_in,
-            expires_on,
-            expires_at: rfc3339(expires_on),
-            tenant_id: claims.tid.clone().unwrap_or_default(),
-            client_id: client_id.to_string(),
-            resource,
-            scope,
-            endpoint: target.version().label().to_string(),
-            claims,
-        }
-    }
-
     /// Reads the JSON object written by `--save` (or the cache), decoding the claims.
     pub fn from_json(bytes: &[u8]) -> serde_json::Result<TokenSet> {
         let mut set: TokenSet = serde_json::from_slice(bytes)?;
@@ -218,6 +168,7 @@ impl TokenSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entra::response::EntraTokenResponse;
     use oauth2::TokenResponse;
     use std::time::Duration;
 
@@ -229,7 +180,7 @@ mod tests {
         assert_eq!(r.expires_on, Some(1763812345));
         assert_eq!(r.refresh_token().unwrap().secret(), "0.AAAA");
         let t = Target::Resource("https://api.securitycenter.microsoft.com".into());
-        let set = TokenSet::from_response(&r, &t, "cid", 1763812345 - 3599);
+        let set = r.token_set(&t, "cid", 1763812345 - 3599);
         assert_eq!(set.expires_on, 1763812345);
         assert_eq!(set.endpoint, "v1");
         assert_eq!(set.expires_at, "2025-11-22T11:52:25Z");
@@ -246,7 +197,7 @@ mod tests {
         assert_eq!(r.expires_in, Some(3599));
         assert_eq!(r.scopes().unwrap().len(), 2);
         let t = Target::Scopes(vec!["x".into()]);
-        let set = TokenSet::from_response(&r, &t, "cid", 1000);
+        let set = r.token_set(&t, "cid", 1000);
         assert_eq!(set.expires_on, 4599);
         assert_eq!(set.endpoint, "v2");
         assert!(set.scope.unwrap().contains("offline_access"));
@@ -263,7 +214,7 @@ mod tests {
         );
         let body = format!(r#"{{"token_type":"Bearer","access_token":"{at}","expires_in":10}}"#);
         let r: EntraTokenResponse = serde_json::from_str(&body).unwrap();
-        let set = TokenSet::from_response(&r, &Target::Scopes(vec!["s".into()]), "c", 0);
+        let set = r.token_set(&Target::Scopes(vec!["s".into()]), "c", 0);
         assert_eq!(set.tenant_id, "abc");
         assert_eq!(set.claims.roles, vec!["Alert.Read.All"]);
         assert_eq!(set.claims.aud, vec!["https://x"]);

@@ -87,12 +87,7 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(TokenSet::from_response(
-            &response,
-            target,
-            &self.client_id,
-            sent_at,
-        ))
+        Ok(response.token_set(target, &self.client_id, sent_at))
     }
 
     /// grant_type=refresh_token: redeems a refresh token (for the same or another target).
@@ -115,12 +110,7 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(TokenSet::from_response(
-            &response,
-            target,
-            &self.client_id,
-            sent_at,
-        ))
+        Ok(response.token_set(target, &self.client_id, sent_at))
     }
 
     /// grant_type=client_credentials: an app-only token (v1 `resource=`, v2 one `/.default`).
@@ -148,11 +138,6 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(TokenSet::from_response(
-            &response,
-            target,
-            &self.client_id,
-            sent_at,
-        ))
+        Ok(response.token_set(target, &self.client_id, sent_at))
     }
 }

@@ -2,6 +2,8 @@
 //! (`"expires_in":"3599"`), v2 sends numbers. Plugged into oauth2 as its token response type.
 
 use crate::redacted::SecretString;
+use crate::time::rfc3339;
+use crate::token::{Claims, Target, TokenSet};
 use oauth2::{AccessToken, RefreshToken, Scope};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::time::Duration;
@@ -82,4 +84,55 @@ fn space_separated<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Scope>>
             .map(|p| Scope::new(p.to_string()))
             .collect()
     }))
+}
+
+impl EntraTokenResponse {
+    /// The token set of this response, decoding the claims once. `sent_at` is the
+    /// time the request was sent, so that expiry errs early rather than late. `tenant_id` is the
+    /// token's own `tid` (empty when it has none; the tenant check refuses that).
+    pub fn token_set(&self, target: &Target, client_id: &str, sent_at: u64) -> TokenSet {
+        let r = self;
+        let expires_in = r.expires_in.unwrap_or(3599);
+        // v1 sends expires_on; v2 does not. Trust our own clock over a far-off server value.
+        let expires_on = match r.expires_on {
+            Some(on) if on.abs_diff(sent_at + expires_in) < 600 => on,
+            _ => sent_at + expires_in,
+        };
+        let (resource, scope) = match target {
+            Target::Resource(res) => (
+                Some(r.resource.clone().unwrap_or_else(|| res.clone())),
+                None,
+            ),
+            Target::Scopes(s) => (
+                None,
+                Some(
+                    r.scope
+                        .as_ref()
+                        .map(|v| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+                        .unwrap_or_else(|| s.join(" ")),
+                ),
+            ),
+        };
+        crate::redacted::register(r.access_token.secret());
+        if let Some(rt) = &r.refresh_token {
+            crate::redacted::register(rt.secret());
+        }
+        let id_token = r.id_token.as_ref().map(|t| t.expose().to_string());
+        let claims = Claims::decode(r.access_token.secret(), id_token.as_deref());
+        TokenSet {
+            token_type: r.token_type.0.clone(),
+            access_token: r.access_token.secret().clone(),
+            refresh_token: r.refresh_token.as_ref().map(|t| t.secret().clone()),
+            id_token,
+            expires_in,
+            expires_on,
+            expires_at: rfc3339(expires_on),
+            tenant_id: claims.tid.clone().unwrap_or_default(),
+            client_id: client_id.to_string(),
+            resource,
+            scope,
+            endpoint: target.version().label().to_string(),
+            claims,
+        }
+    }
 }
