@@ -18,6 +18,7 @@
 //! - GET /api/alerts, /api/incidents: the Defender APIs (handlers/defender.rs, data in
 //!   data/alerts.rs)
 //! - GET /sandbox/stats: request, fault and token counters (faults.rs)
+//! - POST /sandbox/tamper: make the next answers hostile (tamper.rs), for tests of the client
 //!
 //! At scale (issue 4): `--tenants N` generated tenants with a fixed mix of states
 //! (data/generate.rs), `--write-tenants FILE` a tenants file for `onboard` (data/roster.rs),
@@ -66,6 +67,7 @@ mod clock;
 mod faults;
 mod http;
 mod server;
+mod tamper;
 mod tls;
 
 #[cfg(test)]

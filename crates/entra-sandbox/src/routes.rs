@@ -21,6 +21,7 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
         ["sandbox", "revoke-sessions"] if req.method == "POST" => {
             control::revoke_sessions(inner, req)
         }
+        ["sandbox", "tamper"] if req.method == "POST" => control::tamper(inner, req),
         ["sandbox", "federated-token"] if req.method == "POST" => federation::mint(inner, req),
         [federation::OIDC_PATH, ".well-known", "openid-configuration"] if get => {
             federation::openid_configuration(inner)

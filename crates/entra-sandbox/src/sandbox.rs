@@ -112,6 +112,7 @@ impl Sandbox {
                 threads,
                 tls: opts.tls,
                 started: Instant::now(),
+                tampers: Default::default(),
             },
             ca_file,
             tenants_file,
@@ -130,6 +131,12 @@ impl Sandbox {
     /// The first-line JSON object of `mssp-token sandbox`.
     pub fn info(&self) -> Value {
         self.inner.info()
+    }
+
+    /// Queues a tamper spec: the next matching answers are replaced or amended (tamper.rs has
+    /// the spec; POST /sandbox/tamper takes the same JSON). Returns the queue's length.
+    pub fn tamper(&self, spec: &Value) -> anyhow::Result<usize> {
+        self.inner.net.tampers.push(spec)
     }
 
     /// The main multi-tenant app: (client_id, client_secret).

@@ -16,6 +16,7 @@ use crate::faults::{self, Faults, Kind, PathKind, Stats};
 use crate::http::{Req, Resp, MAX_BODY, MAX_URL};
 use crate::routes::dispatch;
 use crate::state::Inner;
+use crate::tamper::{self, Action};
 use anyhow::{Context, Result};
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper::{Request, Response};
@@ -39,6 +40,8 @@ pub struct Net {
     pub threads: usize,
     pub tls: bool,
     pub started: Instant,
+    /// Queued tamper specs (tamper.rs).
+    pub tampers: crate::tamper::Tampers,
 }
 
 impl Net {
@@ -325,7 +328,28 @@ async fn handle(
             if eligible && !net.latency.is_zero() {
                 tokio::time::sleep(net.latency).await;
             }
-            let fault = if eligible {
+            let tamper = if eligible || kind == PathKind::Discovery {
+                net.tampers.take(kind)
+            } else {
+                None
+            };
+            if let Some(Action::Replace {
+                status,
+                headers: h,
+                body: b,
+            }) = &tamper
+            {
+                let resp = tamper::replacement(*status, h, b, &body);
+                net.stats.response(resp.status);
+                log(
+                    &inner,
+                    &method,
+                    &path,
+                    &format!("{} (tampered)", resp.status),
+                );
+                return Ok(to_hyper(resp));
+            }
+            let fault = if eligible && tamper.is_none() {
                 net.faults.as_ref().and_then(Faults::choose)
             } else {
                 None
@@ -361,6 +385,12 @@ async fn handle(
                     if kind == PathKind::Token && resp.status == 200 {
                         net.stats.token_issued();
                     }
+                    let resp = match tamper {
+                        Some(Action::Amend { fields, claims }) => {
+                            tamper::amend(resp, &fields, &claims, |c| inner.keys.sign_jwt(c))
+                        }
+                        _ => resp,
+                    };
                     (resp, None)
                 }
             }

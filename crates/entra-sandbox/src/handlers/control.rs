@@ -1,6 +1,7 @@
 //! Sandbox-only controls for tests and rehearsals (no Entra equivalent on these paths):
 //! POST /sandbox/revoke-consent (tenant, client_id) removes an app's consent in a tenant;
-//! POST /sandbox/revoke-sessions (tenant[, upn]) revokes refresh tokens (AADSTS50173 next).
+//! POST /sandbox/revoke-sessions (tenant[, upn]) revokes refresh tokens (AADSTS50173 next);
+//! POST /sandbox/tamper (a JSON spec, see tamper.rs) makes the next answers hostile.
 
 use crate::http::{Req, Resp};
 use crate::state::{Inner, TenantSel};
@@ -45,4 +46,21 @@ pub fn revoke_sessions(inner: &Inner, req: &Req) -> Resp {
     };
     let n = inner.lock().revoke_sessions(&tid, f.get("upn"));
     Resp::json(200, &json!({"tenant": tid, "revoked_refresh_tokens": n}))
+}
+
+pub fn tamper(inner: &Inner, req: &Req) -> Resp {
+    let spec: serde_json::Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Resp::plain_error(
+                400,
+                "invalid_request",
+                &format!("the body must be a JSON tamper spec: {e}"),
+            )
+        }
+    };
+    match inner.net.tampers.push(&spec) {
+        Ok(n) => Resp::json(200, &json!({"queued": n})),
+        Err(e) => Resp::plain_error(400, "invalid_request", &format!("{e:#}")),
+    }
 }

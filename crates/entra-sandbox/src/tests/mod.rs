@@ -6,9 +6,11 @@
 //! - app_only.rs: certificate and federated client assertions, app-only claims, admin consent
 //! - defender.rs: the Defender APIs end to end
 //! - scale.rs: generated tenants, the tenants file, faults and counters, latency, TLS
+//! - tamper.rs: hostile answers on demand (replaced, echoed, amended)
 
 mod app_only;
 mod defender;
 mod endpoints;
 mod scale;
 mod support;
+mod tamper;

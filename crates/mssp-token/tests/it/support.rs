@@ -91,6 +91,17 @@ impl Sandbox {
         self.authority.clone()
     }
 
+    /// Makes the next matching answers hostile: `spec` is entra-sandbox's tamper spec (its
+    /// tamper.rs): {"on": "token"|"api"|"discovery", "count": N, and either "status"/"headers"/
+    /// "body" (replace; `{request_body}` echoes the request) or "fields"/"claims" (amend)}.
+    pub fn tamper(&self, spec: Value) {
+        self.server
+            .as_ref()
+            .expect("a running sandbox")
+            .tamper(&spec)
+            .unwrap_or_else(|e| panic!("tamper spec {spec}: {e:#}"));
+    }
+
     /// The first tenant whose `consented` matches.
     pub fn tenant(&self, consented: bool) -> &Value {
         self.info["tenants"]
