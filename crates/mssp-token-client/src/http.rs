@@ -118,32 +118,7 @@ fn html_title(text: &str) -> Option<String> {
     Some(text[start..end].trim().to_string())
 }
 
-/// A global request rate limit shared by every task: each request takes the next free slot.
-#[derive(Debug)]
-pub struct RateLimiter {
-    interval: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl RateLimiter {
-    pub fn per_second(rps: u32) -> RateLimiter {
-        RateLimiter {
-            interval: Duration::from_secs_f64(1.0 / f64::from(rps.max(1))),
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-}
+pub use crate::rate_limit::RateLimiter;
 
 /// The shared HTTP client.
 #[derive(Clone)]

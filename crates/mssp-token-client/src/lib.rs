@@ -25,6 +25,7 @@ pub mod identity;
 pub mod jwt;
 pub mod listener;
 pub mod output;
+pub mod rate_limit;
 pub mod redacted;
 pub mod redirect;
 pub mod store;
