@@ -7,10 +7,28 @@ use crate::time::{relative, rfc3339};
 use crate::token::{Claims, TokenSet};
 use anyhow::Result;
 
+/// Where a token came from, for the wrong-tenant message: what likely went wrong and what to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A browser sign-in (login): another customer's session answered.
+    SignIn,
+    /// The token endpoint (client credentials): it answered for another tenant.
+    TokenEndpoint,
+    /// The token cache: the entry at this path holds another tenant's token.
+    Cache(&'a str),
+}
+
 /// The token's tenant must be the one asked for. A browser still signed in to another customer
 /// must never yield that customer's token under this customer's name. `asked_as` is the tenant
 /// as the user named it (a domain, or the GUID).
 pub fn tenant_matches(set: &TokenSet, expected_tid: &str, asked_as: &str) -> Result<()> {
+    tenant_is(set, expected_tid, asked_as, Source::SignIn)
+}
+
+/// [`tenant_matches`] for a token from `source`: every token, fresh or cached, is compared with
+/// the tenant ID asked for (a domain resolved to its GUID first); a mismatch is exit 5 and the
+/// caller prints and saves nothing.
+pub fn tenant_is(set: &TokenSet, expected_tid: &str, asked_as: &str, source: Source) -> Result<()> {
     let Some(tid) = set.claims.tid.as_deref() else {
         return Err(fail(
             Exit::Check,
@@ -19,16 +37,24 @@ pub fn tenant_matches(set: &TokenSet, expected_tid: &str, asked_as: &str) -> Res
             ),
         ));
     };
-    if tid != expected_tid.to_ascii_lowercase() {
-        let asked = if asked_as == expected_tid {
-            expected_tid.to_string()
+    if !tid.eq_ignore_ascii_case(expected_tid) {
+        let asked = if asked_as.eq_ignore_ascii_case(expected_tid) {
+            expected_tid.to_ascii_lowercase()
         } else {
-            format!("{asked_as} ({expected_tid})")
+            format!("{asked_as} ({})", expected_tid.to_ascii_lowercase())
+        };
+        let tid = crate::authority::printable(tid);
+        let why = match source {
+            Source::SignIn => "The browser was probably still signed in to another customer's account. Nothing was printed or saved. Sign in again with --prompt login, or use a separate browser profile per customer (--browser-command)".to_string(),
+            Source::TokenEndpoint => "The token endpoint answered for another tenant: check --authority (and any proxy in between). Nothing was printed or saved".to_string(),
+            Source::Cache(path) => format!(
+                "The token came from the cache entry {path}, which holds another tenant's token: delete that file, or pass --no-cache. Nothing was printed or saved"
+            ),
         };
         return Err(fail(
             Exit::Check,
             format!(
-                "wrong customer: you asked for tenant {asked}, but the token was issued by tenant {tid}. The browser was probably still signed in to another customer's account. Nothing was printed or saved. Sign in again with --prompt login, or use a separate browser profile per customer (--browser-command)"
+                "wrong customer: you asked for tenant {asked}, but the token was issued by tenant {tid}. {why}"
             ),
         ));
     }
@@ -145,4 +171,59 @@ pub fn failures(claims: &Claims, nbf: Option<u64>, expect: &Expectations, now: u
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTOSO: &str = "4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b";
+    const OTHER: &str = "9ed38d36-d1a6-4200-9985-86bb0271d957";
+
+    fn set_of(tid: Option<&str>) -> TokenSet {
+        let mut set: TokenSet = serde_json::from_value(serde_json::json!({
+            "token_type": "Bearer", "access_token": "x", "expires_in": 1, "expires_on": 1,
+            "expires_at": "", "tenant_id": "", "client_id": "", "endpoint": "v2"
+        }))
+        .unwrap();
+        set.claims.tid = tid.map(str::to_string);
+        set
+    }
+
+    #[test]
+    fn every_source_refuses_another_tenant_and_says_what_to_do() {
+        let ok = set_of(Some(CONTOSO));
+        for source in [
+            Source::SignIn,
+            Source::TokenEndpoint,
+            Source::Cache("/c/x.json"),
+        ] {
+            assert!(tenant_is(&ok, CONTOSO, "contoso.onmicrosoft.com", source).is_ok());
+            assert!(tenant_is(&ok, &CONTOSO.to_uppercase(), CONTOSO, source).is_ok());
+            let e = tenant_is(
+                &set_of(Some(OTHER)),
+                CONTOSO,
+                "contoso.onmicrosoft.com",
+                source,
+            )
+            .unwrap_err();
+            assert_eq!(crate::error::exit_code_of(&e), 5);
+            let m = e.to_string();
+            assert!(
+                m.contains(&format!("contoso.onmicrosoft.com ({CONTOSO})")) && m.contains(OTHER),
+                "{m}"
+            );
+            let e = tenant_is(&set_of(None), CONTOSO, CONTOSO, source).unwrap_err();
+            assert_eq!(crate::error::exit_code_of(&e), 5);
+        }
+        let m = tenant_is(
+            &set_of(Some(OTHER)),
+            CONTOSO,
+            CONTOSO,
+            Source::Cache("/c/x.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(m.contains("/c/x.json") && m.contains("--no-cache"), "{m}");
+    }
 }

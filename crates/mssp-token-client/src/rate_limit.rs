@@ -1,20 +1,65 @@
 //! A global request rate limit shared by every task (`onboard --max-rps`), and the moment a task's
 //! first request passed it ([`FirstPass`]), from which a per-tenant deadline counts.
 //!
-//! Waiters queue in arrival order (tokio's mutex is fair). The one at the front holds the queue
-//! while it sleeps until its slot; the slot is taken only when that sleep ends. A wait that is
-//! cancelled (a deadline, an interrupted run) leaves the queue without taking its slot, so the
-//! next waiter gets it: cancelled waits never eat into the rate.
+//! Waiters queue in two classes, each in arrival order: requests of tasks that already made
+//! their first request go before first requests (a started tenant finishes before new ones
+//! start, so its deadline measures its own work, not the queue). A slot is taken only when the
+//! wait ends: a wait that is cancelled (a deadline, an interrupted run) leaves the queue without
+//! taking one, so the next waiter gets it and cancelled waits never eat into the rate.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The shared part: when the last slot was taken.
+/// The queue and the last slot taken.
+#[derive(Debug, Default)]
+struct Queue {
+    last: Option<Instant>,
+    next_ticket: u64,
+    /// Tickets of tasks that already made a request.
+    started: BTreeSet<u64>,
+    /// Tickets of first requests.
+    first: BTreeSet<u64>,
+}
+
+impl Queue {
+    fn front(&self) -> Option<u64> {
+        self.started.first().or_else(|| self.first.first()).copied()
+    }
+
+    fn remove(&mut self, ticket: u64) {
+        self.started.remove(&ticket);
+        self.first.remove(&ticket);
+    }
+}
+
+/// The shared part.
 #[derive(Debug)]
 struct Slots {
     interval: Duration,
-    last: tokio::sync::Mutex<Option<Instant>>,
+    queue: Mutex<Queue>,
+    changed: tokio::sync::Notify,
+}
+
+impl Slots {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // The lock is never held across a panic-prone call; recover the data if it was.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A place in the queue; leaving it (a cancelled wait) wakes the others.
+struct Ticket<'a> {
+    slots: &'a Slots,
+    id: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.slots.queue().remove(self.id);
+        self.slots.changed.notify_waiters();
+    }
 }
 
 /// At most N requests per second across every task that shares it. A clone made with
@@ -30,13 +75,15 @@ impl RateLimiter {
         RateLimiter {
             slots: Arc::new(Slots {
                 interval: Duration::from_secs_f64(1.0 / f64::from(rps.max(1))),
-                last: tokio::sync::Mutex::new(None),
+                queue: Mutex::new(Queue::default()),
+                changed: tokio::sync::Notify::new(),
             }),
             observer: None,
         }
     }
 
-    /// The same limit (the slots are shared), noting in `pass` when a wait first lets a request go.
+    /// The same limit (the slots are shared), noting in `pass` when a wait first lets a
+    /// request go; once it has, this task's requests queue ahead of first requests.
     pub fn observed_by(&self, pass: Arc<FirstPass>) -> RateLimiter {
         RateLimiter {
             slots: self.slots.clone(),
@@ -47,17 +94,48 @@ impl RateLimiter {
     /// Waits for the next free slot and takes it. Cancel-safe: a wait dropped before it
     /// returns takes no slot.
     pub async fn wait(&self) {
-        {
-            let mut last = self.slots.last.lock().await;
-            let now = Instant::now();
-            let slot = match *last {
-                Some(prev) => (prev + self.slots.interval).max(now),
-                None => now,
+        let slots = &*self.slots;
+        let started = self.observer.as_ref().is_some_and(|o| o.at().is_some());
+        let ticket = {
+            let mut q = slots.queue();
+            let id = q.next_ticket;
+            q.next_ticket += 1;
+            if started {
+                q.started.insert(id);
+            } else {
+                q.first.insert(id);
+            }
+            Ticket { slots, id }
+        };
+        // A started task may now be ahead of the one sleeping at the front.
+        slots.changed.notify_waiters();
+        loop {
+            let changed = slots.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let slot = {
+                let q = slots.queue();
+                (q.front() == Some(ticket.id)).then(|| match q.last {
+                    Some(last) => (last + slots.interval).max(Instant::now()),
+                    None => Instant::now(),
+                })
             };
-            tokio::time::sleep_until(slot).await;
-            // Taken only now that the sleep is over (a cancelled sleep leaves `last` as it was).
-            *last = Some(slot);
+            let Some(slot) = slot else {
+                changed.await;
+                continue;
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(slot) => {}
+                // Someone queued ahead (a started task) or left: look again.
+                () = &mut changed => continue,
+            }
+            let mut q = slots.queue();
+            if q.front() == Some(ticket.id) {
+                q.last = Some(slot);
+                break;
+            }
         }
+        drop(ticket);
         if let Some(p) = &self.observer {
             p.mark();
         }
@@ -130,6 +208,34 @@ mod tests {
         // The next one still gets the slot right after slot 0, not eleven seconds later.
         l.wait().await;
         assert_eq!(Instant::now() - t0, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_started_task_goes_before_first_requests() {
+        let l = RateLimiter::per_second(1);
+        let started = FirstPass::new();
+        let a = l.observed_by(started.clone());
+        a.wait().await; // a's first request: slot 0
+        let t0 = Instant::now();
+        // Five other tasks queue their first requests, then `a` its second one.
+        let mut others = Vec::new();
+        for _ in 0..5 {
+            let o = l.observed_by(FirstPass::new());
+            others.push(tokio::spawn(async move {
+                o.wait().await;
+                Instant::now()
+            }));
+        }
+        tokio::task::yield_now().await;
+        a.wait().await;
+        assert_eq!(Instant::now() - t0, Duration::from_secs(1), "next slot");
+        let mut ends = Vec::new();
+        for o in others {
+            ends.push(o.await.unwrap() - t0);
+        }
+        ends.sort();
+        assert_eq!(ends.first(), Some(&Duration::from_secs(2)));
+        assert_eq!(ends.last(), Some(&Duration::from_secs(6)));
     }
 
     #[tokio::test(start_paused = true)]

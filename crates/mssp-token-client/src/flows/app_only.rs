@@ -1,13 +1,14 @@
 //! App-only tokens by client credentials (secret, certificate or federated token), v1 with a
 //! resource or v2 with one `/.default` scope, with the tenant check, through the token cache.
 
-use crate::authority::Tenant;
+use crate::checks::{self, Source};
 use crate::credentials::Credential;
-use crate::entra::EntraClient;
+use crate::entra::{discovery, EntraClient};
 use crate::error::{fail, usage, Exit};
 use crate::http::Http;
 use crate::identity::Identity;
 use crate::store::cache::Cache;
+use crate::store::tenants::TenantIds;
 use crate::store::TokenStore;
 use crate::token::{Target, TokenSet};
 use anyhow::Result;
@@ -31,20 +32,24 @@ pub fn check_app_only(id: &Identity) -> Result<()> {
 }
 
 /// A token from the cache when it holds one with more than 5 minutes left; otherwise from
-/// Entra, under the key's lock, and stored. `use_cache: false` always asks Entra.
+/// Entra, under the key's lock, and stored. `use_cache: false` always asks Entra (and resolves
+/// a domain every time). Every token, fresh or cached, is checked against the tenant ID asked
+/// for (a domain resolved to its GUID through discovery) before it is returned.
 pub async fn token(http: &Http, id: &Identity, use_cache: bool) -> Result<TokenSet> {
     if !use_cache {
-        return acquire(http, id).await;
+        let tenant_id = discovery::tenant_id(http, &id.authority, None).await?;
+        return acquire(http, id, &tenant_id).await;
     }
     let cache = Cache::open()?;
-    cached(&cache, http, id).await
+    let tenant_id =
+        discovery::tenant_id(http, &id.authority, Some(&TenantIds::in_cache(&cache))).await?;
+    cached(&cache, http, id, &tenant_id).await
 }
 
-async fn cached(cache: &Cache, http: &Http, id: &Identity) -> Result<TokenSet> {
+async fn cached(cache: &Cache, http: &Http, id: &Identity, tenant_id: &str) -> Result<TokenSet> {
     let key = cache_key(id);
     if let Some(set) = cache.get(&key)? {
-        crate::verbose!("from the cache: {set}");
-        return Ok(set);
+        return from_cache(cache, &key, set, id, tenant_id);
     }
     let lock = {
         let (c, k) = (cache.clone(), key.clone());
@@ -54,12 +59,30 @@ async fn cached(cache: &Cache, http: &Http, id: &Identity) -> Result<TokenSet> {
     };
     // Another process may have renewed it while we waited for the lock.
     if let Some(set) = cache.get(&key)? {
-        crate::verbose!("from the cache: {set}");
-        return Ok(set);
+        return from_cache(cache, &key, set, id, tenant_id);
     }
-    let set = acquire(http, id).await?;
+    let set = acquire(http, id, tenant_id).await?;
     cache.put(&key, &set)?;
     drop(lock);
+    Ok(set)
+}
+
+/// A cache hit, checked like a fresh token: an entry holding another tenant's token is refused.
+fn from_cache(
+    cache: &Cache,
+    key: &str,
+    set: TokenSet,
+    id: &Identity,
+    tenant_id: &str,
+) -> Result<TokenSet> {
+    let at = cache.location(key);
+    checks::tenant_is(
+        &set,
+        tenant_id,
+        id.authority.tenant.as_str(),
+        Source::Cache(&at),
+    )?;
+    crate::verbose!("from the cache: {set}");
     Ok(set)
 }
 
@@ -78,11 +101,10 @@ fn cache_key(id: &Identity) -> String {
     ])
 }
 
-/// One client-credentials request, the tenant checked. A tenant given as a GUID must match the
-/// token's `tid`; for a domain, Entra's token endpoint resolves it exactly as the discovery
-/// document would, so the token's `tid` is taken as the tenant ID without an extra request
-/// (there is no browser session here that could answer for another tenant).
-pub async fn acquire(http: &Http, id: &Identity) -> Result<TokenSet> {
+/// One client-credentials request, checked against `tenant_id`: the tenant's GUID (for a
+/// domain, resolved first with [`discovery::tenant_id`]). A token of any other tenant is
+/// refused (exit 5), whatever the token endpoint says.
+pub async fn acquire(http: &Http, id: &Identity, tenant_id: &str) -> Result<TokenSet> {
     let entra = EntraClient::new(http, id);
     let (kind, value) = id.target.form_param();
     crate::verbose!(
@@ -91,18 +113,11 @@ pub async fn acquire(http: &Http, id: &Identity) -> Result<TokenSet> {
         id.credential.describe()
     );
     let set = entra.client_credentials(&id.target).await?;
-    let asked = id.authority.tenant.as_str();
-    let expected = match &id.authority.tenant {
-        Tenant::Guid(g) => g.clone(),
-        Tenant::Domain(_) => set.claims.tid.clone().ok_or_else(|| {
-            fail(
-                Exit::Check,
-                format!(
-                    "the token for {asked} carries no tid claim, so its tenant cannot be confirmed; nothing was printed"
-                ),
-            )
-        })?,
-    };
-    crate::checks::tenant_matches(&set, &expected, asked)?;
+    checks::tenant_is(
+        &set,
+        tenant_id,
+        id.authority.tenant.as_str(),
+        Source::TokenEndpoint,
+    )?;
     Ok(set)
 }

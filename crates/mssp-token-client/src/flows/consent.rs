@@ -3,8 +3,10 @@
 //! state, report the customer's tenant ID and the result).
 
 use super::loopback::{Catcher, Opener, RedirectPlan};
-use crate::authority::Tenant;
+use crate::authority::{Authority, Cloud, Tenant};
+use crate::entra::discovery;
 use crate::error::{fail, Exit};
+use crate::http::Http;
 use crate::redirect::Redirect;
 use anyhow::Result;
 use url::Url;
@@ -18,6 +20,7 @@ pub struct Consented {
 
 /// A consent round trip.
 pub struct Listen<'a> {
+    pub http: &'a Http,
     pub host: &'a Url,
     pub tenant: Option<&'a Tenant>,
     pub client_id: &'a str,
@@ -32,9 +35,17 @@ pub fn new_state() -> String {
     oauth2::CsrfToken::new_random().secret().clone()
 }
 
-/// Opens the v2 link, waits for the admin, and reports the tenant that consented. A tenant
-/// named by GUID must be the one that answers.
+/// Opens the v2 link, waits for the admin, and reports the tenant that consented. A named
+/// tenant must be the one that answers: a domain is resolved to its GUID (discovery) before the
+/// link is opened, and the GUID the redirect reports must be that one.
 pub async fn listen(req: Listen<'_>) -> Result<Consented> {
+    let expected = match req.tenant {
+        None => None,
+        Some(t) => {
+            let authority = Authority::new(Cloud::Public, Some(req.host.as_str()), t.clone())?;
+            Some(discovery::tenant_id(req.http, &authority, None).await?)
+        }
+    };
     let catcher = Catcher::bind(&req.redirect)?;
     let state = new_state();
     let link = v2_link(
@@ -62,15 +73,35 @@ pub async fn listen(req: Listen<'_>) -> Result<Consented> {
         }
     };
     let tenant_id = tenant_id.map(|t| t.to_ascii_lowercase());
-    if let (Some(Tenant::Guid(asked)), Some(got)) = (req.tenant, &tenant_id) {
-        if asked != got {
-            return Err(fail(
-                Exit::Check,
-                format!("consent was granted in tenant {got}, not in the tenant you named ({asked}): the admin signed in to another organization"),
-            ));
-        }
+    if let (Some(asked), Some(expected)) = (req.tenant, &expected) {
+        check_tenant(asked.as_str(), expected, tenant_id.as_deref())?;
     }
     Ok(Consented { tenant_id, scope })
+}
+
+/// The tenant the consent redirect reports must be the one asked for (`expected`, its GUID).
+fn check_tenant(asked: &str, expected: &str, got: Option<&str>) -> Result<()> {
+    let named = if asked == expected {
+        expected.to_string()
+    } else {
+        format!("{asked} ({expected})")
+    };
+    match got {
+        Some(got) if got == expected => Ok(()),
+        Some(got) => Err(fail(
+            Exit::Check,
+            format!(
+                "consent was granted in tenant {}, not in the tenant you named, {named}: the admin signed in to another organization. That tenant now trusts the app; nothing here used it. Have {asked}'s own global admin open the link (a private browser window avoids a session of another organization)",
+                crate::authority::printable(got)
+            ),
+        )),
+        None => Err(fail(
+            Exit::Check,
+            format!(
+                "the consent result names no tenant, so it cannot be confirmed that consent was granted in {named}"
+            ),
+        )),
+    }
 }
 
 /// The Defender docs' link: {host}/common/oauth2/authorize?prompt=consent&client_id=..&response_type=code&sso_reload=true
@@ -117,6 +148,20 @@ pub fn v2_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tenant_that_consented_must_be_the_one_named() {
+        let g = "4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b";
+        let other = "9ed38d36-d1a6-4200-9985-86bb0271d957";
+        assert!(check_tenant("contoso.onmicrosoft.com", g, Some(g)).is_ok());
+        let e = check_tenant("contoso.onmicrosoft.com", g, Some(other)).unwrap_err();
+        assert_eq!(crate::error::exit_code_of(&e), 5);
+        let m = e.to_string();
+        assert!(m.contains(&format!("granted in tenant {other}")), "{m}");
+        assert!(m.contains(&format!("contoso.onmicrosoft.com ({g})")), "{m}");
+        let e = check_tenant(g, g, None).unwrap_err();
+        assert_eq!(crate::error::exit_code_of(&e), 5);
+    }
 
     #[test]
     fn the_docs_v1_link() {

@@ -1,21 +1,25 @@
-//! Onboarding many tenants: for every tenant of a tenants file, a token (client credentials),
-//! the role check and an optional API probe; over [`super::fan_out`] (bounded concurrency), a
-//! deadline per tenant, retries inside the HTTP client; one result per tenant. One tenant's
-//! failure never stops the others. Errors in the file name `file:line`.
+//! Onboarding many tenants: for every tenant of a tenants file, its tenant ID (a domain resolved
+//! through discovery), a token (client credentials) checked against that ID, the role check and
+//! an optional API probe; over [`super::fan_out`] (bounded concurrency), a deadline per tenant
+//! counted from its first request, retries inside the HTTP client; one result per tenant. One
+//! tenant's failure (a panic included) never stops the others; the same tenant listed twice
+//! (as a domain and as its GUID) runs once. Errors in the file name `file:line`.
 
 use super::fan_out;
 use crate::apis::{not_offered, ApiTarget};
 use crate::authority::{parse_client_id, Authority, Cloud, Tenant};
 use crate::credentials::{secret, Credential};
-use crate::entra::EntraError;
-use crate::error::{at, usage};
+use crate::entra::{discovery, EntraError};
+use crate::error::{at, fail, usage, Exit};
 use crate::http::Http;
 use crate::identity::{self, Identity};
+use crate::rate_limit::FirstPass;
+use crate::store::tenants::TenantIds;
 use crate::tenants_file::{Entry, Settings};
 use crate::token::Target;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +86,9 @@ pub struct Common {
 /// Everything one tenant needs.
 pub struct Plan {
     entry: Entry,
+    /// `file:line:`, for messages.
+    here: String,
+    identity_cloud: Cloud,
     identity: Identity,
     roles: Vec<String>,
     probe: Option<url::Url>,
@@ -89,9 +96,60 @@ pub struct Plan {
 }
 
 /// Checks every entry before any request (a bad file fails whole, with its line) and makes
-/// each tenant's plan.
+/// each tenant's plan. A probe that sends tokens to another host than the API's is said on
+/// stderr (once per host); one that would send them in clear text is refused.
 pub fn plan_all(entries: &[Entry], defaults: &Settings, common: &Common) -> Result<Vec<Plan>> {
-    entries.iter().map(|e| plan(e, defaults, common)).collect()
+    let plans = entries
+        .iter()
+        .map(|e| plan(e, defaults, common))
+        .collect::<Result<Vec<Plan>>>()?;
+    warn_foreign_probes(&plans, common);
+    Ok(plans)
+}
+
+/// The host (and port) a probe URL sends the bearer token to.
+fn origin(u: &url::Url) -> String {
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// One warning per host outside the API's (the cloud's API host, or --base-url) that probes
+/// would send tenants' bearer tokens to.
+fn warn_foreign_probes(plans: &[Plan], common: &Common) {
+    let mut foreign: BTreeMap<String, (String, String, usize)> = BTreeMap::new();
+    for p in plans {
+        let Some(url) = &p.probe else { continue };
+        let cloud = p.identity_cloud;
+        let api_base = match &common.base_url {
+            Some(b) => Some(b.clone()),
+            None => common.api.in_cloud(cloud).map(|e| e.base()),
+        };
+        let Some(api_base) = api_base else { continue };
+        if origin(url) == origin(&api_base) && url.scheme() == api_base.scheme() {
+            continue;
+        }
+        let entry = foreign.entry(origin(url)).or_insert_with(|| {
+            (
+                p.here.clone(),
+                format!("{} ({})", common.api.title(), origin(&api_base)),
+                0,
+            )
+        });
+        entry.2 += 1;
+    }
+    for (host, (first, api, n)) in foreign {
+        let tenants = if n == 1 {
+            "1 tenant's bearer token".to_string()
+        } else {
+            format!("{n} tenants' bearer tokens")
+        };
+        crate::warn!(
+            "{first} the probe goes to {host}, not to {api}: {tenants} will be sent there. Use a path (e.g. /api/alerts?$top=1) unless you trust that host"
+        );
+    }
 }
 
 fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
@@ -159,6 +217,8 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     };
     Ok(Plan {
         entry: e.clone(),
+        here: format!("{}:{}:", common.shown, e.line),
+        identity_cloud: cloud,
         identity,
         roles: s.require_roles.unwrap_or_default(),
         probe,
@@ -166,25 +226,68 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     })
 }
 
-/// Runs every plan over the fan-out; `done` sees each result as it finishes.
+/// How the tenants run.
+pub struct RunOptions {
+    /// Tenants processed at once.
+    pub concurrency: usize,
+    /// Per tenant, counted from its first request (after the rate limiter let it go).
+    pub deadline: Duration,
+    /// Tenant IDs remembered in the cache folder (None: resolve every domain).
+    pub remembered: Option<TenantIds>,
+}
+
+/// The tenants already claimed in this run: tenant ID -> (line, tenant as written).
+type Claims = Arc<Mutex<HashMap<String, (usize, String)>>>;
+
+/// Runs every plan over the fan-out; `done` sees each result as it finishes. Dropping the
+/// future stops the tenants still running (an interrupted run).
 pub async fn run(
     http: &Http,
     plans: Vec<Plan>,
-    concurrency: usize,
-    deadline: Duration,
+    opts: &RunOptions,
     done: impl FnMut(&TenantResult),
-) -> Result<Vec<TenantResult>> {
+) -> Vec<TenantResult> {
+    let labels: Vec<(String, String)> = plans
+        .iter()
+        .map(|p| (p.entry.name.clone(), p.entry.tenant.clone()))
+        .collect();
+    let claims: Claims = Arc::default();
+    let deadline = opts.deadline;
     fan_out::run(
         plans,
-        concurrency,
+        opts.concurrency,
         "tenants",
         |p| {
             let http = http.clone();
-            async move { one(&http, p, deadline).await }
+            let remembered = opts.remembered.clone();
+            let claims = claims.clone();
+            async move { one(&http, p, deadline, remembered.as_ref(), &claims).await }
         },
+        |i, why| internal_error(labels.get(i), why),
         done,
     )
     .await
+}
+
+/// The result of a tenant whose task panicked (a bug).
+fn internal_error(label: Option<&(String, String)>, why: &str) -> TenantResult {
+    let (name, tenant) = label.cloned().unwrap_or_default();
+    TenantResult {
+        name,
+        tenant,
+        tenant_id: None,
+        status: Status::Failed,
+        stage: Stage::Token,
+        error: Some(format!(
+            "internal error: {} (a bug in mssp-token: please report it; the other tenants ran)",
+            one_line(&anyhow::anyhow!(why.to_string()))
+        )),
+        aadsts: None,
+        roles: Vec::new(),
+        expires_at: None,
+        http_status: None,
+        elapsed_ms: 0,
+    }
 }
 
 /// What a tenant reached so far (kept when its deadline passes).
@@ -197,10 +300,29 @@ struct Progress {
     http_status: Option<u16>,
 }
 
-async fn one(http: &Http, p: Plan, deadline: Duration) -> TenantResult {
+async fn one(
+    http: &Http,
+    p: Plan,
+    deadline: Duration,
+    remembered: Option<&TenantIds>,
+    claims: &Claims,
+) -> TenantResult {
     let started = Instant::now();
+    // The deadline starts at the tenant's first request: when the rate limiter lets it go, or
+    // now when there is none.
+    let pass = FirstPass::new();
+    let mut http = http.clone();
+    match &http.limiter {
+        Some(l) => http.limiter = Some(Arc::new(l.observed_by(pass.clone()))),
+        None => pass.mark(),
+    }
     let progress = Arc::new(Mutex::new(Progress::default()));
-    let outcome = fan_out::within(deadline, stages(http, &p, progress.clone())).await;
+    let outcome = fan_out::within_from(
+        deadline,
+        &pass,
+        stages(&http, &p, remembered, claims, progress.clone()),
+    )
+    .await;
     let reached = progress
         .lock()
         .map(|mut g| std::mem::take(&mut *g))
@@ -218,7 +340,7 @@ async fn one(http: &Http, p: Plan, deadline: Duration) -> TenantResult {
         None => (
             Status::Failed,
             Some(format!(
-                "deadline of {} s passed during the {} stage (--deadline)",
+                "deadline of {} s (counted from the tenant's first request) passed during the {} stage (--deadline)",
                 deadline.as_secs(),
                 stage.as_str()
             )),
@@ -240,16 +362,24 @@ async fn one(http: &Http, p: Plan, deadline: Duration) -> TenantResult {
     }
 }
 
-async fn stages(http: &Http, p: &Plan, progress: Arc<Mutex<Progress>>) -> Result<()> {
+async fn stages(
+    http: &Http,
+    p: &Plan,
+    remembered: Option<&TenantIds>,
+    claims: &Claims,
+    progress: Arc<Mutex<Progress>>,
+) -> Result<()> {
     let note = |f: &dyn Fn(&mut Progress)| {
         if let Ok(mut g) = progress.lock() {
             f(&mut g);
         }
     };
     note(&|g| g.stage = Some(Stage::Token));
-    let set = super::app_only::acquire(http, &p.identity).await?;
+    let tenant_id = discovery::tenant_id(http, &p.identity.authority, remembered).await?;
+    note(&|g| g.tenant_id = Some(tenant_id.clone()));
+    claim(claims, &tenant_id, p)?;
+    let set = super::app_only::acquire(http, &p.identity, &tenant_id).await?;
     note(&|g| {
-        g.tenant_id = Some(set.tenant_id.clone());
         g.roles = set.claims.roles.clone();
         g.expires_at = Some(set.expires_at.clone());
         g.stage = Some(Stage::Roles);
@@ -259,6 +389,8 @@ async fn stages(http: &Http, p: &Plan, progress: Arc<Mutex<Progress>>) -> Result
         return Ok(());
     };
     note(&|g| g.stage = Some(Stage::Probe));
+    // Checked when the file was read; checked again where the token leaves.
+    super::pager::check_scheme(url, "the probe URL")?;
     let req = http
         .request(reqwest::Method::GET, url.as_str())
         .bearer_auth(&set.access_token)
@@ -269,6 +401,31 @@ async fn stages(http: &Http, p: &Plan, progress: Arc<Mutex<Progress>>) -> Result
         return Err(super::pager::explain(&resp, url, &set.access_token, p.api));
     }
     Ok(())
+}
+
+/// The first line to reach a tenant ID runs it; another line naming the same tenant (a domain
+/// and its GUID) fails, naming both lines, and sends nothing.
+fn claim(claims: &Claims, tenant_id: &str, p: &Plan) -> Result<()> {
+    let mut taken = claims
+        .lock()
+        .map_err(|_| fail(Exit::Internal, "the tenant list lock is poisoned"))?;
+    match taken.get(tenant_id) {
+        None => {
+            taken.insert(
+                tenant_id.to_string(),
+                (p.entry.line, p.entry.tenant.clone()),
+            );
+            Ok(())
+        }
+        Some((line, tenant)) => {
+            let this = crate::authority::printable(&p.entry.tenant);
+            let other = crate::authority::printable(tenant);
+            Err(usage(format!(
+                "{} {this} is tenant {tenant_id}, the same tenant as line {line} ({other}), which this run onboards instead; list each tenant once",
+                p.here
+            )))
+        }
+    }
 }
 
 /// An error on one line: the message and its causes joined.

@@ -20,12 +20,7 @@ pub async fn run(a: ConsentArgs) -> Result<()> {
             e
         }
     })?;
-    let tenant = a
-        .tenant
-        .as_deref()
-        .map(Tenant::parse)
-        .transpose()
-        .map_err(|e| at("--tenant", e))?;
+    let tenant = consent_tenant(a.tenant.as_deref()).map_err(|e| at("--tenant", e))?;
     let host = args::login_host(a.authority.as_deref(), a.cloud)?;
     if a.v1 {
         if a.listen {
@@ -39,9 +34,13 @@ pub async fn run(a: ConsentArgs) -> Result<()> {
     let redirect = Url::parse(a.redirect_uri.trim()).map_err(|e| {
         usage(format!(
             "--redirect-uri '{}' is not a valid URL ({e})",
-            printable(&a.redirect_uri)
+            printable(&mssp_token_client::authority::without_userinfo(
+                &a.redirect_uri
+            ))
         ))
     })?;
+    mssp_token_client::authority::refuse_userinfo(&redirect)
+        .map_err(|e| at("--redirect-uri", e))?;
     if !a.listen {
         let link = consent::v2_link(
             &host,
@@ -71,7 +70,9 @@ pub async fn run(a: ConsentArgs) -> Result<()> {
     } else {
         Opener::Browser(a.browser_command.clone())
     };
+    let http = args::http(None)?;
     let got = consent::listen(Listen {
+        http: &http,
         host: &host,
         tenant: tenant.as_ref(),
         client_id: &client_id,
@@ -101,6 +102,21 @@ pub async fn run(a: ConsentArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The tenant of a consent link: a GUID or a domain; `organizations` (the default) and `common`
+/// mean "whichever organization the admin signs in to" (the link then uses the endpoint's own
+/// generic segment, and `--listen` reports the tenant that consented). `consumers` is refused:
+/// personal Microsoft accounts have no admin to consent.
+fn consent_tenant(given: Option<&str>) -> Result<Option<Tenant>> {
+    let Some(t) = given else { return Ok(None) };
+    match t.trim().to_ascii_lowercase().as_str() {
+        "organizations" | "common" => Ok(None),
+        "consumers" => Err(usage(
+            "consumers: personal Microsoft accounts have no tenant admin to consent; name the customer's tenant (GUID or domain), or organizations",
+        )),
+        _ => Tenant::parse(t).map(Some),
+    }
 }
 
 fn print_link(link: &Url, format: ReportFormat) -> Result<()> {

@@ -170,3 +170,66 @@ fn bad_input_for_consent() {
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn organizations_and_common_are_accepted_as_any_organization() {
+    // `organizations` is the v2 link's default; `common` the v1 link's.
+    for (given, v1, segment) in [
+        ("organizations", false, "/organizations/v2.0/adminconsent?"),
+        ("Organizations", false, "/organizations/v2.0/adminconsent?"),
+        ("common", false, "/organizations/v2.0/adminconsent?"),
+        ("common", true, "/common/oauth2/authorize?"),
+        ("organizations", true, "/common/oauth2/authorize?"),
+    ] {
+        let mut args = vec!["--client-id", CLIENT, "--tenant", given];
+        if v1 {
+            args.push("--v1");
+        }
+        let out = run(&mut consent(&args));
+        assert_eq!(out.code, 0, "{given}: {}", out.stderr);
+        assert!(out.stdout.contains(segment), "{given}: {}", out.stdout);
+    }
+    let out = run(&mut consent(&[
+        "--client-id",
+        CLIENT,
+        "--tenant",
+        "consumers",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--tenant consumers: personal Microsoft accounts"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn listen_for_organizations_reports_the_tenant_that_consented() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("browser.log");
+    let northwind = sb.tenant_named("Northwind");
+    let out = run(consent(&[
+        "--client-id",
+        sb.app()["client_id"].as_str().unwrap(),
+        "--tenant",
+        "organizations",
+        "--authority",
+        &sb.authority(),
+        "--listen",
+        "--wait",
+        "20",
+        "-o",
+        "json",
+    ])
+    .env("BROWSER", fake_browser())
+    .env("FAKE_BROWSER_LOG", &log)
+    .env(
+        "FAKE_BROWSER_ACCOUNT",
+        northwind["users"][0].as_str().unwrap(),
+    ));
+    assert_eq!(out.code, 0, "{}\n{:?}", out.stderr, browser_log(&log));
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["tenant_id"], northwind["id"]);
+}

@@ -125,6 +125,10 @@ fn all_ok_is_exit_0_and_the_report_is_written_atomically_0600() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, BTreeSet::from(["Contoso", "Fabrikam"]));
+    assert!(
+        !dir.path().join("report.ndjson.partial").exists(),
+        "the partial report became the report"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -344,15 +348,15 @@ fn non_retryable_faults_are_reported_at_their_stage() {
 
 #[test]
 fn the_probe_stage_reports_api_faults() {
-    let sb = Sandbox::start_with(&["--rate-limit", "1"]);
+    let sb = Sandbox::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("t.txt");
-    std::fs::write(
-        &file,
-        "contoso.onmicrosoft.com\n9ed38d36-d1a6-4200-9985-86bb0271d957\n",
-    )
-    .unwrap();
-    // The same tenant twice (domain and GUID): the second probe is over the per-minute limit.
+    std::fs::write(&file, "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\n").unwrap();
+    // One at a time: the first tenant's probe is throttled past its retries.
+    sb.tamper(serde_json::json!({
+        "on": "api", "count": 2, "status": 429,
+        "headers": {"Retry-After": "0"}, "body": "Too Many Requests"
+    }));
     let out = onboard(
         &sb,
         dir.path(),
@@ -379,4 +383,249 @@ fn the_probe_stage_reports_api_faults() {
         "{}",
         failed[0]
     );
+}
+
+/// The report lines of `path`.
+fn report_lines(path: &Path) -> Vec<Value> {
+    lines(&std::fs::read_to_string(path).unwrap())
+}
+
+#[test]
+fn an_absurd_answer_fails_only_that_tenant_and_the_report_is_written() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.txt");
+    std::fs::write(&file, "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\n").unwrap();
+    // The first token answer says it lives 10^12 seconds (issue 9 item 7).
+    sb.tamper(serde_json::json!({"on": "token", "fields": {"expires_in": 1_000_000_000_000u64}}));
+    let report = dir.path().join("report.ndjson");
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &[
+            "--tenants",
+            file.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let results = report_lines(&report);
+    assert_eq!(results.len(), 2, "{results:?}");
+    let c = &results
+        .iter()
+        .find(|r| r["tenant"] == "contoso.onmicrosoft.com")
+        .unwrap();
+    assert_eq!(
+        (c["status"].as_str(), c["stage"].as_str()),
+        (Some("failed"), Some("token")),
+        "{c}"
+    );
+    assert!(
+        !c["error"].as_str().unwrap_or("").is_empty(),
+        "a clear error: {c}"
+    );
+    let f = &results
+        .iter()
+        .find(|r| r["tenant"] == "fabrikam.onmicrosoft.com")
+        .unwrap();
+    assert_eq!(f["status"], "ok", "{f}");
+}
+
+#[test]
+fn the_same_tenant_as_domain_and_guid_runs_once() {
+    let sb = Sandbox::start();
+    let contoso = sb.tenant_named("Contoso");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.txt");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\nfabrikam.onmicrosoft.com\n",
+            contoso["domain"].as_str().unwrap(),
+            contoso["id"].as_str().unwrap().to_uppercase()
+        ),
+    )
+    .unwrap();
+    let out = onboard(
+        &sb,
+        dir.path(),
+        &["--tenants", file.to_str().unwrap(), "--concurrency", "1"],
+    );
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let results = lines(&out.stdout);
+    assert_eq!(
+        results.len(),
+        3,
+        "one line per line of the file: {results:?}"
+    );
+    let same: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["tenant_id"] == contoso["id"])
+        .collect();
+    assert_eq!(same.len(), 2, "{results:?}");
+    let ran: Vec<&&Value> = same.iter().filter(|r| r["status"] == "ok").collect();
+    assert_eq!(ran.len(), 1, "onboarded once: {same:?}");
+    let dup = same.iter().find(|r| r["status"] != "ok").unwrap();
+    let error = dup["error"].as_str().unwrap();
+    assert!(
+        error.contains("t.txt:2:") && error.contains("line 1"),
+        "names both lines: {error}"
+    );
+    assert!(
+        dup["expires_at"].is_null(),
+        "no token was asked for it: {dup}"
+    );
+}
+
+#[test]
+fn probes_to_another_host_are_warned_about_and_clear_text_is_refused() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let client_id = sb.app()["client_id"].as_str().unwrap().to_string();
+    let (elsewhere, hits) = support::static_authority(200, "application/json", b"{}".to_vec());
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nclient_id = \"{client_id}\"\n\n[[tenant]]\ntenant = \"contoso.onmicrosoft.com\"\nprobe = \"{elsewhere}/api/alerts\"\n\n[[tenant]]\ntenant = \"fabrikam.onmicrosoft.com\"\nprobe = \"/api/alerts?$top=1\"\n"
+        ),
+    )
+    .unwrap();
+    let out = onboard(&sb, dir.path(), &["--tenants", file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let host = elsewhere.trim_start_matches("http://");
+    assert!(
+        out.stderr
+            .contains(&format!("t.toml:4: the probe goes to {host}"))
+            && out.stderr.contains("1 tenant's bearer token"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Plain http to a host that is not loopback: the file is refused before any request.
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nclient_id = \"{client_id}\"\n\n[[tenant]]\ntenant = \"contoso.onmicrosoft.com\"\nprobe = \"http://probe.example.com/api/alerts\"\n"
+        ),
+    )
+    .unwrap();
+    let out = onboard(&sb, dir.path(), &["--tenants", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("t.toml:4:"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn max_rps_queues_tenants_without_spending_their_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.toml");
+    let sb = Sandbox::start_with(&["--tenants", "25", "--write-tenants", file.to_str().unwrap()]);
+    let legacy = sb.expired_app();
+    // About 30 tenants of two requests each at 10 per second: most wait far longer than their
+    // 2 s deadline before their first request; none may fail by it.
+    let out = run(app_cmd(&sb, "onboard", dir.path())
+        .args(["--tenants", file.to_str().unwrap()])
+        .args(["--concurrency", "64", "--max-rps", "10", "--deadline", "2"])
+        .env(
+            sb.info["legacy_secret_env"].as_str().unwrap(),
+            legacy["client_secret"].as_str().unwrap(),
+        ));
+    let results = lines(&out.stdout);
+    assert!(results.len() >= 25, "{}", out.stderr);
+    for r in &results {
+        let error = r["error"].as_str().unwrap_or("");
+        assert!(!error.contains("deadline"), "failed while queued: {r}");
+    }
+    assert!(results.iter().filter(|r| r["status"] == "ok").count() >= 20);
+}
+
+/// Starts `onboard --report` over many slow tenants, waits for the first result in
+/// `report.partial`, sends `signal`, and returns (exit code, stderr, report path).
+fn interrupted(signal: &str) -> (i32, String, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.toml");
+    let sb = Sandbox::start_with(&[
+        "--tenants",
+        "30",
+        "--write-tenants",
+        file.to_str().unwrap(),
+        "--latency-ms",
+        "300",
+    ]);
+    let report = dir.path().join("report.ndjson");
+    std::fs::write(&report, "yesterday's report\n").unwrap();
+    let legacy = sb.expired_app();
+    let child = app_cmd(&sb, "onboard", dir.path())
+        .args(["--tenants", file.to_str().unwrap(), "--concurrency", "2"])
+        .arg("--report")
+        .arg(&report)
+        .env(
+            sb.info["legacy_secret_env"].as_str().unwrap(),
+            legacy["client_secret"].as_str().unwrap(),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = dir.path().join("report.ndjson.partial");
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&partial)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 1
+    {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(60),
+            "no result in {} within a minute",
+            partial.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    (out.status.code().unwrap_or(-1), stderr, report, dir)
+}
+
+#[test]
+fn an_interrupted_run_keeps_the_old_report_and_finishes_the_partial_one() {
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let (exit, stderr, report, _dir) = interrupted(signal);
+        assert_eq!(exit, code, "SIG{signal}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&report).unwrap(),
+            "yesterday's report\n",
+            "the old report stays"
+        );
+        let partial = report.with_file_name("report.ndjson.partial");
+        let ran = report_lines(&partial);
+        assert!(!ran.is_empty());
+        assert!(
+            stderr.contains(&format!("interrupted by SIG{signal}"))
+                && stderr.contains(&format!("{} of ", ran.len()))
+                && stderr.contains(&partial.display().to_string()),
+            "says where and how many: {stderr}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&partial).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
 }
