@@ -16,6 +16,8 @@ pub enum Source<'a> {
     TokenEndpoint,
     /// The token cache: the entry at this path holds another tenant's token.
     Cache(&'a str),
+    /// A token file the user named (`api --token-file`).
+    File(&'a str),
 }
 
 /// The token's tenant must be the one asked for. A browser still signed in to another customer
@@ -29,7 +31,12 @@ pub fn tenant_matches(set: &TokenSet, expected_tid: &str, asked_as: &str) -> Res
 /// the tenant ID asked for (a domain resolved to its GUID first); a mismatch is exit 5 and the
 /// caller prints and saves nothing.
 pub fn tenant_is(set: &TokenSet, expected_tid: &str, asked_as: &str, source: Source) -> Result<()> {
-    let Some(tid) = set.claims.tid.as_deref() else {
+    tid_is(set.claims.tid.as_deref(), expected_tid, asked_as, source)
+}
+
+/// [`tenant_is`] for a token's decoded `tid` claim (None: the token carries none).
+pub fn tid_is(tid: Option<&str>, expected_tid: &str, asked_as: &str, source: Source) -> Result<()> {
+    let Some(tid) = tid else {
         return Err(fail(
             Exit::Check,
             format!(
@@ -49,6 +56,9 @@ pub fn tenant_is(set: &TokenSet, expected_tid: &str, asked_as: &str, source: Sou
             Source::TokenEndpoint => "The token endpoint answered for another tenant: check --authority (and any proxy in between). Nothing was printed or saved".to_string(),
             Source::Cache(path) => format!(
                 "The token came from the cache entry {path}, which holds another tenant's token: delete that file, or pass --no-cache. Nothing was printed or saved"
+            ),
+            Source::File(path) => format!(
+                "The token came from {path}: use that customer's token file, or name its tenant. Nothing was sent"
             ),
         };
         return Err(fail(

@@ -5,10 +5,15 @@ use crate::args::{self, DefaultTarget};
 use crate::cli::ApiArgs;
 use anyhow::Result;
 use mssp_token_client::apis::not_offered;
-use mssp_token_client::authority::printable;
+use mssp_token_client::authority::{printable, Tenant};
+use mssp_token_client::checks::{self, Source};
+use mssp_token_client::entra::discovery;
 use mssp_token_client::error::{at, usage};
 use mssp_token_client::flows::app_only;
 use mssp_token_client::flows::pager::{self, ApiCall, Method};
+use mssp_token_client::store::cache::Cache;
+use mssp_token_client::store::tenants::TenantIds;
+use mssp_token_client::token::Claims;
 use serde_json::Value;
 
 pub async fn run(a: ApiArgs) -> Result<()> {
@@ -33,8 +38,14 @@ pub async fn run(a: ApiArgs) -> Result<()> {
     let mut http = args::http(a.identity.ca_file.as_deref())?;
     http.retry.retry_server_errors = method == Method::GET;
     let token = match &a.token_file {
-        Some(path) => mssp_token_client::store::file::read_access_token(path)
-            .map_err(|e| at("--token-file", e))?,
+        Some(path) => {
+            let token = mssp_token_client::store::file::read_access_token(path)
+                .map_err(|e| at("--token-file", e))?;
+            if a.identity.tenant.is_some() {
+                token_file_is_for_the_tenant(&http, &a, path, &token).await?;
+            }
+            token
+        }
         None => {
             let id = args::identity(&a.identity, DefaultTarget::Scope(api))?;
             app_only::check_app_only(&id)?;
@@ -57,6 +68,35 @@ pub async fn run(a: ApiArgs) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// `--token-file` with `--tenant` (or AZURE_TENANT_ID): the saved token must be that tenant's,
+/// like every token the tool hands out (a domain resolved to its GUID first).
+async fn token_file_is_for_the_tenant(
+    http: &mssp_token_client::http::Http,
+    a: &ApiArgs,
+    path: &std::path::Path,
+    token: &str,
+) -> Result<()> {
+    let Some(asked) = a.identity.tenant.as_deref() else {
+        return Ok(());
+    };
+    let tenant = Tenant::parse(asked).map_err(|e| at("--tenant", e))?;
+    let authority = args::authority(&a.identity, tenant)?;
+    let remembered = if a.no_cache {
+        None
+    } else {
+        Cache::open().ok().map(|c| TenantIds::in_cache(&c))
+    };
+    let expected = discovery::tenant_id(http, &authority, remembered.as_ref()).await?;
+    let tid = Claims::decode(token, None).tid;
+    let shown = path.display().to_string();
+    checks::tid_is(
+        tid.as_deref(),
+        &expected,
+        authority.tenant.as_str(),
+        Source::File(&shown),
+    )
 }
 
 fn bad_method(given: &str) -> anyhow::Error {

@@ -96,6 +96,36 @@ fn api_refuses_another_customers_token_and_calls_nothing() {
 }
 
 #[test]
+fn api_with_a_token_file_checks_it_against_the_tenant_named() {
+    let sb = Sandbox::start();
+    let contoso = sb.tenant(true);
+    let other = sb.other_tenant();
+    let cache = tempfile::tempdir().unwrap();
+    let saved = cache.path().join("other.json");
+    let got = run(app_cmd(&sb, "token", cache.path())
+        .args(["--tenant", id(other), "--save"])
+        .arg(&saved));
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let api = |tenant: &str| {
+        run(app_cmd(&sb, "api", cache.path())
+            .args(["/api/alerts?$top=1", "--base-url", &sb.authority()])
+            .args(["--tenant", tenant, "--token-file"])
+            .arg(&saved))
+    };
+    let out = api(domain(contoso));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("wrong customer"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&saved.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    let out = api(domain(other));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
 fn onboard_fails_only_the_tenant_that_got_another_customers_token() {
     let sb = Sandbox::start();
     let contoso = sb.tenant(true);
