@@ -177,10 +177,13 @@ mod tests {
         let body = r#"{"token_type":"Bearer","scope":"user_impersonation","expires_in":"3599","ext_expires_in":"3599","expires_on":"1763812345","not_before":"1763808445","resource":"https://api.securitycenter.microsoft.com","access_token":"eyJ0.eyJ1.sig","refresh_token":"0.AAAA","id_token":"eyJ0.eyJ2."}"#;
         let r: EntraTokenResponse = serde_json::from_str(body).unwrap();
         assert_eq!(r.expires_in(), Some(Duration::from_secs(3599)));
-        assert_eq!(r.expires_on, Some(1763812345));
+        assert_eq!(
+            r.expires_on,
+            Some(crate::entra::lifetime::Numeric::Whole(1763812345))
+        );
         assert_eq!(r.refresh_token().unwrap().secret(), "0.AAAA");
         let t = Target::Resource("https://api.securitycenter.microsoft.com".into());
-        let set = r.token_set(&t, "cid", 1763812345 - 3599);
+        let set = r.token_set(&t, "cid", 1763812345 - 3599).unwrap();
         assert_eq!(set.expires_on, 1763812345);
         assert_eq!(set.endpoint, "v1");
         assert_eq!(set.expires_at, "2025-11-22T11:52:25Z");
@@ -194,10 +197,10 @@ mod tests {
     fn v2_numbers() {
         let body = r#"{"token_type":"Bearer","scope":"https://api.securitycenter.microsoft.com/Alert.Read offline_access","expires_in":3599,"ext_expires_in":3599,"access_token":"a.b.c","refresh_token":"r"}"#;
         let r: EntraTokenResponse = serde_json::from_str(body).unwrap();
-        assert_eq!(r.expires_in, Some(3599));
+        assert_eq!(r.expires_in(), Some(Duration::from_secs(3599)));
         assert_eq!(r.scopes().unwrap().len(), 2);
         let t = Target::Scopes(vec!["x".into()]);
-        let set = r.token_set(&t, "cid", 1000);
+        let set = r.token_set(&t, "cid", 1000).unwrap();
         assert_eq!(set.expires_on, 4599);
         assert_eq!(set.endpoint, "v2");
         assert!(set.scope.unwrap().contains("offline_access"));
@@ -210,12 +213,16 @@ mod tests {
         let at = format!(
             "{}.{}.sig",
             b64(r#"{"alg":"RS256"}"#),
-            b64(r#"{"tid":"ABC","roles":["Alert.Read.All"],"aud":"https://x","exp":99}"#)
+            b64(
+                r#"{"tid":"4A1F7C2E-5B8D-4E3F-9A6B-0C2D4E6F8A1B","roles":["Alert.Read.All"],"aud":"https://x","exp":99}"#
+            )
         );
         let body = format!(r#"{{"token_type":"Bearer","access_token":"{at}","expires_in":10}}"#);
         let r: EntraTokenResponse = serde_json::from_str(&body).unwrap();
-        let set = r.token_set(&Target::Scopes(vec!["s".into()]), "c", 0);
-        assert_eq!(set.tenant_id, "abc");
+        let set = r
+            .token_set(&Target::Scopes(vec!["s".into()]), "c", 0)
+            .unwrap();
+        assert_eq!(set.tenant_id, "4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b");
         assert_eq!(set.claims.roles, vec!["Alert.Read.All"]);
         assert_eq!(set.claims.aud, vec!["https://x"]);
         assert_eq!(set.claims.exp, Some(99));
@@ -226,9 +233,6 @@ mod tests {
     #[test]
     fn bad_numbers_are_errors_not_panics() {
         for body in [
-            r#"{"token_type":"Bearer","access_token":"a","expires_in":"soon"}"#,
-            r#"{"token_type":"Bearer","access_token":"a","expires_in":-5}"#,
-            r#"{"token_type":"Bearer","access_token":"a","expires_in":[1]}"#,
             r#"{"token_type":"Bearer"}"#,
             r#"{"token_type":"Bearer","access_token":"a""#,
         ] {
@@ -236,6 +240,29 @@ mod tests {
                 serde_json::from_str::<EntraTokenResponse>(body).is_err(),
                 "{body}"
             );
+        }
+        let t = Target::Scopes(vec!["s".into()]);
+        for (value, said) in [
+            (r#""soon""#, "expires_in is not a number"),
+            ("-5", "expires_in -5 is not a plausible lifetime"),
+            ("[1]", "expires_in is not a number"),
+            ("3599.5", "expires_in 3599.5 is not"),
+            ("1e12", "expires_in 1000000000000 is not"),
+            (
+                "18446744073709551615",
+                "expires_in 18446744073709551615 is not",
+            ),
+            (
+                r#""18446744073709551615""#,
+                "expires_in 18446744073709551615 is not",
+            ),
+        ] {
+            let body =
+                format!(r#"{{"token_type":"Bearer","access_token":"a.b.c","expires_in":{value}}}"#);
+            let r: EntraTokenResponse = serde_json::from_str(&body).unwrap();
+            let e = r.token_set(&t, "c", 1_800_000_000).unwrap_err().to_string();
+            assert!(e.contains(said), "{value}: {e}");
+            assert!(e.contains("not a token response"), "{e}");
         }
     }
 

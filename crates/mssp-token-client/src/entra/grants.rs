@@ -3,7 +3,7 @@
 //! returns the parsed [`TokenSet`]. A new grant (device code, partner redemption) is one more
 //! method here.
 
-use super::{request, EntraClient};
+use super::{request, EntraClient, Redeem};
 use crate::redacted::SecretString;
 use crate::time::now_epoch;
 use crate::token::{Target, TokenSet};
@@ -75,7 +75,7 @@ impl EntraClient {
         let (k, val) = target.form_param();
         let sent_at = now_epoch();
         let client = &client;
-        let response = request(&self.http, |f| async move {
+        let response = request(&self.http, Redeem::SingleUse, |f| async move {
             let call = f.call();
             let mut req = client
                 .exchange_code(AuthorizationCode::new(code.expose().to_string()))
@@ -87,7 +87,7 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(response.token_set(target, &self.client_id, sent_at))
+        response.token_set(target, &self.client_id, sent_at)
     }
 
     /// grant_type=refresh_token: redeems a refresh token (for the same or another target).
@@ -99,7 +99,7 @@ impl EntraClient {
         let refresh = RefreshToken::new(refresh_token.to_string());
         let sent_at = now_epoch();
         let (client, refresh) = (&client, &refresh);
-        let response = request(&self.http, |f| async move {
+        let response = request(&self.http, Redeem::Repeatable, |f| async move {
             let call = f.call();
             let mut req = client
                 .exchange_refresh_token(refresh)
@@ -110,7 +110,7 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(response.token_set(target, &self.client_id, sent_at))
+        response.token_set(target, &self.client_id, sent_at)
     }
 
     /// grant_type=client_credentials: an app-only token (v1 `resource=`, v2 one `/.default`).
@@ -120,7 +120,7 @@ impl EntraClient {
         let fields = self.credential_fields(v)?;
         let sent_at = now_epoch();
         let client = &client;
-        let response = request(&self.http, |f| async move {
+        let response = request(&self.http, Redeem::Repeatable, |f| async move {
             let call = f.call();
             let mut req = client.exchange_client_credentials();
             match target {
@@ -138,6 +138,6 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        Ok(response.token_set(target, &self.client_id, sent_at))
+        response.token_set(target, &self.client_id, sent_at)
     }
 }

@@ -8,7 +8,9 @@
 pub mod discovery;
 pub mod errors;
 mod grants;
+pub mod lifetime;
 pub mod response;
+pub mod shapes;
 
 pub use errors::{EntraError, EntraErrorResponse, Origin};
 pub use grants::AuthorizeRequest;
@@ -109,9 +111,22 @@ struct Seen {
     description: Option<String>,
 }
 
+/// Whether a grant may be sent twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redeem {
+    /// Client credentials, refresh tokens: sending the request again is harmless (a refresh
+    /// token stays valid until a redemption succeeds and rotates it), so 5xx and lost
+    /// connections are retried.
+    Repeatable,
+    /// An authorization code is single-use: after a 5xx or a lost connection Entra may have
+    /// redeemed it already, so it is never sent again (a retry would only earn AADSTS54005).
+    /// Refusals before processing (429, a connection never made) are still retried.
+    SingleUse,
+}
+
 /// Sends a token request built by `build` through our HTTP client and maps every failure to an
 /// explained error. `build` receives the async HTTP function to pass to `request_async`.
-async fn request<F, Fut>(http: &Http, send: F) -> Result<EntraTokenResponse>
+async fn request<F, Fut>(http: &Http, redeem: Redeem, send: F) -> Result<EntraTokenResponse>
 where
     F: FnOnce(HttpFn) -> Fut,
     Fut: std::future::Future<
@@ -122,13 +137,52 @@ where
     >,
 {
     let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut http = http.clone();
+    if redeem == Redeem::SingleUse {
+        http.retry.retry_server_errors = false;
+    }
     let http_fn = HttpFn {
-        http: http.clone(),
+        http,
         seen: seen.clone(),
     };
     let result = send(http_fn).await;
     let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
-    result.map_err(|e| map_error(e, &seen))
+    result.map_err(|e| match redeem {
+        Redeem::SingleUse => single_use_error(e, &seen),
+        Redeem::Repeatable => map_error(e, &seen),
+    })
+}
+
+/// A failed authorization-code redemption: after a server error or a lost connection, says that
+/// the code may be spent and a new sign-in is the way on.
+fn single_use_error(
+    e: RequestTokenError<crate::http::HttpCallError, EntraErrorResponse>,
+    seen: &Seen,
+) -> anyhow::Error {
+    let spent = match &e {
+        RequestTokenError::Request(inner) => inner.may_have_arrived,
+        _ => seen.status.is_some_and(|s| s >= 500),
+    };
+    let err = map_error(e, seen);
+    if !spent {
+        return err;
+    }
+    let text = err.to_string();
+    let what = match (seen.status, err.downcast_ref::<EntraError>()) {
+        // "Entra ID refused the token request: temporarily_unavailable, HTTP 503"
+        (_, Some(_)) => text.lines().next().unwrap_or_default().to_string(),
+        (Some(s), None) if s >= 500 => format!(
+            "the token endpoint answered HTTP {s}, {}",
+            seen.description.as_deref().unwrap_or("no body")
+        ),
+        _ => text,
+    };
+    fail(
+        Exit::Network,
+        format!(
+            "redeeming the sign-in code failed ({what}). The code is single-use and that request may already have used it, so it was not sent again: sign in again (run the same command)"
+        ),
+    )
 }
 
 /// The HTTP function handed to oauth2: our client, and a note of what came back.
@@ -187,14 +241,20 @@ fn map_error(
         .unwrap_or_else(|| "no body".to_string());
     let status = seen.status.map(|s| format!("HTTP {s}")).unwrap_or_default();
     match e {
-        RequestTokenError::ServerResponse(err) => {
+        RequestTokenError::ServerResponse(err) if !err.is_empty() => {
             EntraError::from_response(Origin::TokenEndpoint, seen.status, &err).into()
         }
-        RequestTokenError::Request(inner) => inner.0,
+        RequestTokenError::ServerResponse(_) => fail(
+            Exit::Network,
+            format!(
+                "the token endpoint's answer ({status}, {what}) is neither a token response nor an Entra ID error. A proxy or something other than Entra ID may be answering; check --authority, HTTPS_PROXY and NO_PROXY"
+            ),
+        ),
+        RequestTokenError::Request(inner) => inner.error,
         RequestTokenError::Parse(parse_err, body) => {
-            // A 200 that carries an error body is still an Entra error.
+            // A 200 that carries an error body (with or without `error`) is still an Entra error.
             if let Ok(err) = serde_json::from_slice::<EntraErrorResponse>(&body) {
-                if !err.error.is_empty() {
+                if !err.is_empty() {
                     return EntraError::from_response(Origin::TokenEndpoint, seen.status, &err)
                         .into();
                 }

@@ -803,6 +803,151 @@ fn cases(dir: &Path) -> Vec<Case> {
         )
         .needle("not a token response"),
     );
+
+    // ---- hostile or absurd answers (issue 9 items 2, 7, 10) ----
+    let answer = |extra: &str| {
+        format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{good_jwt}"{extra}}}"#)
+    };
+    let with_claims = |claims: &str| {
+        format!(
+            r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{jwt_header}.{}.c2ln"}}"#,
+            b64(claims)
+        )
+    };
+    let hostile: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "expires_in 10^12",
+            answer("").replace("3599", "1000000000000"),
+            "expires_in 1000000000000 is not a plausible lifetime",
+            "",
+        ),
+        (
+            "expires_in 2^64-1",
+            answer("").replace("3599", "18446744073709551615"),
+            "expires_in 18446744073709551615 is not a plausible lifetime",
+            "",
+        ),
+        (
+            "expires_in 2^64-1 as a v1 string",
+            answer("").replace("3599", "\"18446744073709551615\""),
+            "expires_in 18446744073709551615 is not a plausible lifetime",
+            "",
+        ),
+        (
+            "expires_in negative",
+            answer("").replace("3599", "-3599"),
+            "expires_in -3599 is not a plausible lifetime",
+            "",
+        ),
+        (
+            "expires_in fractional",
+            answer("").replace("3599", "3599.25"),
+            "expires_in 3599.25 is not a plausible lifetime",
+            "",
+        ),
+        (
+            "expires_on 10^12",
+            answer(r#","expires_on":"1000000000000""#),
+            "expires_on 1000000000000 is not a plausible expiry time",
+            "",
+        ),
+        (
+            "exp 10^12 in the token",
+            with_claims(&format!(r#"{{"tid":"{TENANT}","exp":1000000000000}}"#)),
+            "the access token's exp 1000000000000 is not a plausible expiry time",
+            "",
+        ),
+        (
+            "iat 2^64-1 in the token",
+            with_claims(&format!(r#"{{"tid":"{TENANT}","iat":18446744073709551615}}"#)),
+            "the access token's iat 18446744073709551615 is not a plausible issue time",
+            "",
+        ),
+        (
+            "tid not a GUID",
+            with_claims(r#"{"tid":"x';touch pwned;'"}"#),
+            "the access token's tid is not a tenant ID (a GUID)",
+            "touch pwned",
+        ),
+        (
+            "refresh_token with shell code",
+            answer(r#","refresh_token":"0.A';touch pwned;'""#),
+            "refresh_token is not a refresh token",
+            "touch pwned",
+        ),
+        (
+            "refresh_token with an escape sequence",
+            answer(r#","refresh_token":"0.A\u001b[31mred""#),
+            "refresh_token is not a refresh token",
+            "\u{1b}",
+        ),
+        (
+            "access_token with a newline",
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{jwt_header}.x\ntouch pwned.sig"}}"#
+            ),
+            "access_token is not a JWT",
+            "touch pwned",
+        ),
+        (
+            "access_token not JWT-shaped",
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"opaque-token-without-dots"}"#
+                .to_string(),
+            "access_token is not a JWT",
+            "opaque-token-without-dots",
+        ),
+        (
+            "token_type not Bearer",
+            answer("").replace("Bearer", "mac"),
+            "token_type is not Bearer",
+            "",
+        ),
+        (
+            "scope with shell code",
+            answer(r#","scope":"https://x/.default;reboot""#),
+            "scope is not a URI or scope name",
+            "reboot",
+        ),
+    ];
+    for (name, body, needle, hidden) in hostile {
+        let mut c = token_against(
+            &format!("token endpoint: {name}"),
+            &fake(200, json, body.as_bytes()),
+            6,
+            needle,
+        )
+        .needle("not a token response");
+        if !hidden.is_empty() {
+            c = c.absent(hidden);
+        }
+        v.push(c);
+    }
+    v.push(
+        token_against(
+            "token endpoint: 400 without error, with error_codes and trace",
+            &fake(
+                400,
+                json,
+                br#"{"error_description":"AADSTS50173: The provided grant has expired due to it being revoked.\r\nTrace ID: t-50173\r\nCorrelation ID: c-50173\r\nTimestamp: 2026-11-22 10:00:00Z","error_codes":[50173]}"#,
+            ),
+            3,
+            "AADSTS50173",
+        )
+        .needle("trace ID t-50173")
+        .needle("correlation ID c-50173"),
+    );
+    v.push(token_against(
+        "token endpoint: 400 with an empty JSON object",
+        &fake(400, json, b"{}"),
+        6,
+        "neither a token response nor an Entra ID error",
+    ));
+    v.push(token_against(
+        "token endpoint: plain-text 429",
+        &fake(429, "text/plain", b"Too Many Requests"),
+        6,
+        "throttled: HTTP 429 after 4 attempt(s)",
+    ));
     v
 }
 

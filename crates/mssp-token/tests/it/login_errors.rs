@@ -314,3 +314,74 @@ fn secret_never_appears_in_errors() {
     expect(&out, 3, "AADSTS7000215");
     assert!(!out.stderr.contains("canary-secret-for-errors"));
 }
+
+// ---- A single-use authorization code is never sent twice (issue 9 item 13) ----
+
+/// GET `url` (plain http on loopback) as JSON.
+fn get_json(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+fn token_requests(sb: &support::Sandbox) -> u64 {
+    get_json(&format!("{}/sandbox/stats", sb.authority()))["requests"]["token"]
+        .as_u64()
+        .unwrap()
+}
+
+fn sandbox_login(sb: &support::Sandbox) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    run(&mut sb.login(&dir.path().join("browser.log"), &["-o", "raw"]))
+}
+
+#[test]
+fn a_sign_in_code_is_not_sent_again_after_a_server_error() {
+    for faults in ["503=1.0", "500=1.0", "reset=1.0"] {
+        let sb = support::Sandbox::start_with(&["--faults", faults, "--retry-after", "0"]);
+        let out = sandbox_login(&sb);
+        expect(
+            &out,
+            6,
+            "The code is single-use and that request may already have used it",
+        );
+        assert!(out.stderr.contains("sign in again"), "{}", out.stderr);
+        assert!(!out.stderr.contains("54005"), "{}", out.stderr);
+        assert_eq!(token_requests(&sb), 1, "{faults}: the code was sent once");
+    }
+    // The same one-off 503 is retried for a grant that may be repeated (client credentials).
+    let sb = support::Sandbox::start();
+    let cache = tempfile::tempdir().unwrap();
+    sb.tamper(
+        serde_json::json!({"status": 503, "body": "{\"error\":\"temporarily_unavailable\"}"}),
+    );
+    let out = run(support::app_cmd(&sb, "token", cache.path()).args([
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--no-cache",
+        "-o",
+        "raw",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // ...and for the sign-in code, a one-off 503 is not: the next request would have worked.
+    sb.tamper(
+        serde_json::json!({"status": 503, "body": "{\"error\":\"temporarily_unavailable\"}"}),
+    );
+    let out = sandbox_login(&sb);
+    expect(&out, 6, "sign in again (run the same command)");
+}
+
+#[test]
+fn a_throttled_sign_in_code_is_retried() {
+    // 429 means Entra did not process the request: the code is still unused.
+    let sb = support::Sandbox::start();
+    sb.tamper(serde_json::json!({"status": 429, "headers": {"Retry-After": "0"}, "body": "Too Many Requests"}));
+    let out = sandbox_login(&sb);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(token_requests(&sb), 2);
+}

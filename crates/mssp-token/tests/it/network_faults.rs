@@ -185,42 +185,119 @@ fn recording_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, seen)
 }
 
+/// `token` with every proxy variable of the environment removed, then `vars` set.
+fn with_proxies(mut c: std::process::Command, vars: &[(&str, &str)]) -> std::process::Command {
+    for v in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUEST_METHOD",
+    ] {
+        c.env_remove(v);
+    }
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c
+}
+
 #[test]
-fn proxies_are_honoured_and_no_proxy_bypasses_them() {
+fn loopback_traffic_is_never_proxied() {
+    // Plain http to the loopback sandbox carries the client secret and the bearer token in
+    // clear: whatever proxy the environment names, none of it may go there.
     let sb = Sandbox::start();
-    let tls = Sandbox::start_with(&["--tls"]);
     let cache = tempfile::tempdir().unwrap();
     let (port, seen) = recording_proxy();
     let proxy = format!("http://127.0.0.1:{port}");
-
-    let out = run(token(&sb, cache.path()).env("HTTP_PROXY", &proxy));
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    let ca = tls.info["ca_file"].as_str().unwrap();
-    let out = run(token(&tls, cache.path())
-        .args(["--ca-file", ca])
-        .env("HTTPS_PROXY", &proxy));
-    assert_eq!(out.code, 6, "{}", out.stderr);
-    let lines = seen.lock().unwrap().clone();
-    let sb_host = sb.authority().trim_start_matches("http://").to_string();
-    let tls_host = tls.authority().trim_start_matches("https://").to_string();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("POST http://{sb_host}/"))),
-        "{lines:?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("CONNECT {tls_host}"))),
-        "{lines:?}"
-    );
-
-    let before = seen.lock().unwrap().len();
-    let out = run(token(&sb, cache.path())
-        .env("HTTP_PROXY", &proxy)
-        .env("NO_PROXY", "127.0.0.1"));
+    for vars in [
+        vec![("HTTP_PROXY", proxy.as_str())],
+        vec![("http_proxy", proxy.as_str())],
+        vec![("ALL_PROXY", proxy.as_str())],
+        vec![
+            ("all_proxy", proxy.as_str()),
+            ("HTTPS_PROXY", proxy.as_str()),
+        ],
+        // NO_PROXY naming something else does not bring loopback back to the proxy.
+        vec![("HTTP_PROXY", proxy.as_str()), ("NO_PROXY", "example.com")],
+    ] {
+        let out = run(&mut with_proxies(token(&sb, cache.path()), &vars));
+        assert_eq!(out.code, 0, "{vars:?}: {}", out.stderr);
+        assert_eq!(out.stdout.split('.').count(), 3, "a JWT: {}", out.stdout);
+    }
+    // `localhost` too (resolved to 127.0.0.1 or ::1).
+    let localhost = sb.authority().replace("127.0.0.1", "localhost");
+    let mut via_localhost = support::clean_cmd(cache.path());
+    via_localhost
+        .args([
+            "token",
+            "--no-cache",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "-o",
+            "raw",
+        ])
+        .args(["--authority", &localhost])
+        .args(["--client-id", sb.app()["client_id"].as_str().unwrap()])
+        .env(
+            "AZURE_CLIENT_SECRET",
+            sb.app()["client_secret"].as_str().unwrap(),
+        );
+    let out = run(&mut with_proxies(via_localhost, &[("ALL_PROXY", &proxy)]));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the proxy saw loopback traffic: {:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn proxies_are_honoured_off_loopback_and_no_proxy_bypasses_them() {
+    // A login host that is not loopback (and does not exist): through HTTPS_PROXY or ALL_PROXY
+    // the proxy is asked to CONNECT to it; with NO_PROXY naming it, the proxy sees nothing.
+    let cache = tempfile::tempdir().unwrap();
+    let (port, seen) = recording_proxy();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let off_loopback = || {
+        let mut c = support::clean_cmd(cache.path());
+        c.args([
+            "token",
+            "--no-cache",
+            "--tenant",
+            "9ed38d36-d1a6-4200-9985-86bb0271d957",
+        ])
+        .args(["--client-id", "b64a329e-a098-404b-99fd-26066cccda7e"])
+        .args(["--authority", "https://login.mssp-token-test.invalid"])
+        .env("AZURE_CLIENT_SECRET", "x-secret-value")
+        .env("MSSP_TOKEN_CONNECT_TIMEOUT", "2");
+        c
+    };
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"] {
+        let before = seen.lock().unwrap().len();
+        let out = run(&mut with_proxies(off_loopback(), &[(var, &proxy)]));
+        assert_eq!(out.code, 6, "{var}: {}", out.stderr);
+        let lines = seen.lock().unwrap().clone();
+        assert!(
+            lines[before..]
+                .iter()
+                .any(|l| l.starts_with("CONNECT login.mssp-token-test.invalid:443")),
+            "{var}: {lines:?}"
+        );
+    }
+    let before = seen.lock().unwrap().len();
+    let out = run(&mut with_proxies(
+        off_loopback(),
+        &[
+            ("HTTPS_PROXY", &proxy),
+            ("NO_PROXY", "mssp-token-test.invalid"),
+        ],
+    ));
+    assert_eq!(out.code, 6, "{}", out.stderr);
     assert_eq!(
         seen.lock().unwrap().len(),
         before,

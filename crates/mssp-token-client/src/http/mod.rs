@@ -1,5 +1,9 @@
-//! The one HTTP client: timeouts, extra trusted CAs, no redirects, a cap on response size, and
-//! bounded retries on 429 / 5xx / connection errors that honour Retry-After.
+//! The one HTTP client: timeouts, extra trusted CAs, proxies from the environment but never for
+//! loopback (`proxy.rs`), no redirects, a cap on response size, and bounded retries on 429 / 5xx
+//! / connection errors that honour Retry-After in seconds or as an HTTP-date (`retry_after.rs`).
+
+mod proxy;
+mod retry_after;
 
 use crate::error::{fail, usage, Exit};
 use anyhow::Result;
@@ -57,6 +61,7 @@ pub struct Response {
     /// The body went over [`MAX_BODY`] and was cut.
     pub truncated: bool,
     pub content_type: Option<String>,
+    /// How long the server asked to wait (Retry-After), at most [`retry_after::LONGEST`].
     pub retry_after: Option<Duration>,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
@@ -98,12 +103,18 @@ fn error_hint(r: &Response) -> String {
                 .or_else(|| e.get("code").and_then(|c| c.as_str()))
         })
         .map(crate::authority::printable);
-    let code = v
+    let codes = v
         .get("error_codes")
-        .and_then(|c| c.get(0))
-        .and_then(|c| c.as_u64())
-        .map(|c| format!("AADSTS{c}"));
-    let parts: Vec<String> = [error, code].into_iter().flatten().collect();
+        .and_then(|c| c.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_u64())
+                .take(8)
+                .map(|c| format!("AADSTS{c}"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let parts: Vec<String> = error.into_iter().chain(codes).collect();
     if parts.is_empty() {
         String::new()
     } else {
@@ -132,11 +143,14 @@ impl Http {
     /// Builds the client; `ca_file` adds trusted roots (corporate TLS inspection, sandbox --tls).
     pub fn new(ca_file: Option<&Path>) -> Result<Http> {
         let (connect, total) = timeouts();
-        let mut builder = reqwest::Client::builder()
+        // Redirects are never followed: a token POST that is redirected must be reported, not
+        // re-sent (with the secret in it) to wherever the Location header points.
+        let builder = reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(total)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mssp-token/", env!("CARGO_PKG_VERSION")));
+        let mut builder = proxy::from_env(builder);
         if let Some(path) = ca_file {
             let pem = std::fs::read(path).map_err(|e| {
                 usage(format!(
@@ -185,13 +199,20 @@ impl Http {
 
     /// Sends a request built by the caller, with the retry policy.
     pub async fn send_with_retries(&self, req: reqwest::RequestBuilder) -> Result<Response> {
+        self.send_detailed(req).await.map_err(|e| e.error)
+    }
+
+    /// [`Self::send_with_retries`], saying on failure whether the last request may have reached
+    /// the server.
+    async fn send_detailed(&self, req: reqwest::RequestBuilder) -> Result<Response, SendError> {
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let this = req
-                .try_clone()
-                .ok_or_else(|| fail(Exit::Internal, "request body cannot be retried"))?;
+            let this = req.try_clone().ok_or_else(|| SendError {
+                error: fail(Exit::Internal, "request body cannot be retried"),
+                may_have_arrived: false,
+            })?;
             let outcome = self.send_once(this).await;
             let retry_in = match &outcome {
                 Ok(r) if r.status == 429 || (r.status >= 500 && self.retry.retry_server_errors) => {
@@ -201,16 +222,20 @@ impl Http {
                     )
                 }
                 Ok(_) => None,
-                Err(e) if self.retry.retry_server_errors && is_retryable(e) => {
+                // A connection never made carried nothing: always safe to try again.
+                Err(e) if is_retryable(e) && (self.retry.retry_server_errors || e.is_connect()) => {
                     Some(backoff(self.retry.base_delay, attempt))
                 }
                 Err(_) => None,
             };
+            let within_budget = |wait: Duration| {
+                started
+                    .elapsed()
+                    .checked_add(wait)
+                    .is_some_and(|t| t <= self.retry.budget)
+            };
             match retry_in {
-                Some(wait)
-                    if attempt < self.retry.attempts
-                        && started.elapsed() + wait <= self.retry.budget =>
-                {
+                Some(wait) if attempt < self.retry.attempts && within_budget(wait) => {
                     let what = match &outcome {
                         Ok(r) => format!("HTTP {}", r.status),
                         Err(e) => e.to_string(),
@@ -222,35 +247,62 @@ impl Http {
                     tokio::time::sleep(wait).await;
                 }
                 _ => {
+                    let spent = format!(
+                        "after {attempt} attempt(s) over {} s",
+                        started.elapsed().as_secs()
+                    );
+                    let asked = |r: &Response| {
+                        match r.retry_after {
+                        Some(w) if !within_budget(w) => format!(
+                            "; the service asked to wait {} s (Retry-After), beyond the retry budget of {} s",
+                            w.as_secs(),
+                            self.retry.budget.as_secs()
+                        ),
+                        _ => String::new(),
+                    }
+                    };
+                    let failed = |error, may_have_arrived| {
+                        Err(SendError {
+                            error,
+                            may_have_arrived,
+                        })
+                    };
                     return match outcome {
-                        Ok(r) if r.status == 429 => Err(fail(
-                            Exit::Network,
-                            format!(
-                                "throttled: HTTP 429 after {attempt} attempt(s) over {} s; wait a while (Retry-After) and run again, or lower the request rate",
-                                started.elapsed().as_secs()
-                            ),
-                        )),
-                        Ok(r) if r.truncated => Err(fail(
-                            Exit::Network,
-                            format!(
-                                "the answer (HTTP {}) is larger than {} MiB and was refused; a token or API answer is far smaller, so something other than the service is answering (check --authority, HTTPS_PROXY and NO_PROXY)",
-                                r.status,
-                                MAX_BODY / (1024 * 1024)
-                            ),
-                        )),
-                        Ok(r) if r.status >= 500 && self.retry.retry_server_errors => {
-                            Err(fail(
+                        Ok(r) if r.status == 429 => failed(
+                            fail(
                                 Exit::Network,
                                 format!(
-                                    "the service answered HTTP {}{} after {attempt} attempt(s) over {} s; it is having trouble: try again later",
+                                    "throttled: HTTP 429 {spent}{}; wait a while and run again, or lower the request rate",
+                                    asked(&r)
+                                ),
+                            ),
+                            false,
+                        ),
+                        Ok(r) if r.truncated => failed(
+                            fail(
+                                Exit::Network,
+                                format!(
+                                    "the answer (HTTP {}) is larger than {} MiB and was refused; a token or API answer is far smaller, so something other than the service is answering (check --authority, HTTPS_PROXY and NO_PROXY)",
+                                    r.status,
+                                    MAX_BODY / (1024 * 1024)
+                                ),
+                            ),
+                            true,
+                        ),
+                        Ok(r) if r.status >= 500 && self.retry.retry_server_errors => failed(
+                            fail(
+                                Exit::Network,
+                                format!(
+                                    "the service answered HTTP {}{} {spent}{}; it is having trouble: try again later",
                                     r.status,
                                     error_hint(&r),
-                                    started.elapsed().as_secs()
+                                    asked(&r)
                                 ),
-                            ))
-                        }
+                            ),
+                            true,
+                        ),
                         Ok(r) => Ok(r),
-                        Err(e) => Err(network_error(&e)),
+                        Err(e) => failed(network_error(&e), !e.is_connect()),
                     };
                 }
             }
@@ -271,8 +323,7 @@ impl Http {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s.min(300)));
+            .and_then(|v| retry_after::parse(v, std::time::SystemTime::now()));
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp.chunk().await? {
@@ -306,24 +357,78 @@ impl Http {
             req = req.header(name, value);
         }
         crate::verbose!("POST {}", parts.uri);
-        let resp = self.send_with_retries(req).await.map_err(HttpCallError)?;
+        let resp = self.send_detailed(req).await.map_err(|e| HttpCallError {
+            error: e.error,
+            may_have_arrived: e.may_have_arrived,
+        })?;
+        if (300..400).contains(&resp.status) {
+            let to = redirect_target(&parts.uri.to_string(), &resp.headers);
+            return Err(HttpCallError {
+                error: fail(
+                    Exit::Network,
+                    format!(
+                        "the token endpoint redirected (HTTP {}) to {to} instead of answering; the request was not sent there. A proxy, captive portal or wrong --authority is in the way; check --authority, HTTPS_PROXY and NO_PROXY",
+                        resp.status
+                    ),
+                ),
+                may_have_arrived: false,
+            });
+        }
         let mut builder = oauth2::http::Response::builder().status(resp.status);
         for (name, value) in resp.headers.iter() {
             builder = builder.header(name, value);
         }
-        builder
-            .body(resp.body)
-            .map_err(|e| HttpCallError(fail(Exit::Internal, format!("bad HTTP response: {e}"))))
+        builder.body(resp.body).map_err(|e| HttpCallError {
+            error: fail(Exit::Internal, format!("bad HTTP response: {e}")),
+            may_have_arrived: true,
+        })
     }
+}
+
+/// A failed send: the error, and whether the last request may have reached the server (a
+/// server error, a lost or timed-out connection) or surely did not (a refused connection, a 429,
+/// a redirect).
+struct SendError {
+    error: anyhow::Error,
+    may_have_arrived: bool,
 }
 
 /// The error type oauth2 carries back from [`Http::oauth2_call`].
 #[derive(Debug)]
-pub struct HttpCallError(pub anyhow::Error);
+pub struct HttpCallError {
+    pub error: anyhow::Error,
+    /// The request may have been processed (see [`SendError`]): a single-use code may be spent.
+    pub may_have_arrived: bool,
+}
 
 impl std::fmt::Display for HttpCallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{}", self.error)
+    }
+}
+
+/// Where a redirect points, safe to print: the Location resolved against the request URL,
+/// without user info, query or fragment (they may carry codes or secrets), at most 80
+/// characters.
+pub fn redirect_target(request_url: &str, headers: &reqwest::header::HeaderMap) -> String {
+    let Some(location) = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "nowhere (no Location header)".to_string();
+    };
+    let resolved = url::Url::parse(request_url)
+        .ok()
+        .and_then(|base| base.join(location.trim()).ok());
+    match resolved {
+        Some(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            crate::authority::printable(u.as_str())
+        }
+        None => "an address that is not a URL".to_string(),
     }
 }
 
