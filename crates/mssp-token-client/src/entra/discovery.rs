@@ -48,8 +48,10 @@ pub async fn resolve_tenant_id(http: &crate::http::Http, authority: &Authority) 
     crate::verbose!("GET {url} (resolving {domain} to its tenant ID)");
     let resp = http.get(url.as_str()).await?;
     if resp.status != 200 {
-        if let Ok(err) =
+        if let Some(err) =
             serde_json::from_slice::<crate::entra::errors::EntraErrorResponse>(&resp.body)
+                .ok()
+                .filter(|e| !e.is_empty())
         {
             return Err(crate::entra::errors::EntraError::from_response(
                 crate::entra::errors::Origin::Discovery,

@@ -547,3 +547,32 @@ fn a_plain_text_429_and_retry_after_as_an_http_date_are_honoured() {
         out.stderr
     );
 }
+
+#[test]
+fn discovery_errors_keep_their_code_and_other_json_is_not_an_entra_error() {
+    let sb = Sandbox::start();
+    let by_domain = |cache: &Path| {
+        let mut c = app_cmd(&sb, "token", cache);
+        c.args(["--tenant", "contoso.onmicrosoft.com", "--no-cache"]);
+        c
+    };
+    let cache = tempfile::tempdir().unwrap();
+    sb.tamper(json!({"on": "discovery", "status": 400, "body": json!({
+        "error_description": "AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found.\r\nTrace ID: t-d\r\nCorrelation ID: c-d",
+        "error_codes": [90002]
+    }).to_string()}));
+    let out = run(&mut by_domain(cache.path()));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    for needle in ["AADSTS90002", "the tenant was not found", "trace ID t-d"] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    sb.tamper(json!({"on": "discovery", "status": 404, "body": "{\"message\":\"not here\"}"}));
+    let out = run(&mut by_domain(cache.path()));
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("instead of the discovery document"),
+        "{}",
+        out.stderr
+    );
+}
