@@ -170,6 +170,8 @@ fn is_domain(s: &str) -> bool {
 pub struct Authority {
     host: Url,
     pub tenant: Tenant,
+    /// The cloud whose login host this is; `None` for a custom `--authority`.
+    cloud: Option<Cloud>,
 }
 
 impl Authority {
@@ -178,7 +180,23 @@ impl Authority {
     pub fn new(cloud: Cloud, authority: Option<&str>, tenant: Tenant) -> Result<Authority> {
         let raw = authority.unwrap_or(cloud.login_host());
         let host = parse_authority_host(raw)?;
-        Ok(Authority { host, tenant })
+        let cloud_host = parse_authority_host(cloud.login_host())?;
+        let cloud = (host == cloud_host).then_some(cloud);
+        Ok(Authority {
+            host,
+            tenant,
+            cloud,
+        })
+    }
+
+    /// The login host URL (no trailing slash): what token files record as `authority`.
+    pub fn host(&self) -> String {
+        self.host.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// The cloud of this login host; `None` for a custom authority.
+    pub fn cloud(&self) -> Option<Cloud> {
+        self.cloud
     }
 
     fn join(&self, tenant: &str, rest: &str) -> Url {

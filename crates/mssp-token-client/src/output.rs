@@ -108,6 +108,8 @@ mod tests {
             resource: Some("r".into()),
             scope: None,
             endpoint: "v1".into(),
+            authority: None,
+            cloud: None,
             claims: Default::default(),
         }
     }

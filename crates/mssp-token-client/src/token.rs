@@ -115,6 +115,13 @@ pub struct TokenSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub endpoint: String,
+    /// Where the token came from: the authority (login host) URL it was obtained at, so that
+    /// `refresh` goes back there. `None` only in files saved by older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// The cloud of that authority; `null` for a custom authority (`--authority`).
+    #[serde(default)]
+    pub cloud: Option<crate::authority::Cloud>,
     /// Decoded from the tokens, never written.
     #[serde(skip)]
     pub claims: Claims,
@@ -141,6 +148,13 @@ impl TokenSet {
             crate::redacted::register(rt);
         }
         Ok(set)
+    }
+
+    /// Records where the set came from (its `authority` and `cloud`).
+    pub fn issued_by(mut self, authority: &crate::authority::Authority) -> TokenSet {
+        self.authority = Some(authority.host());
+        self.cloud = authority.cloud();
+        self
     }
 
     /// The contract's JSON object, one line.

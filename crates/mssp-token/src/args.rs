@@ -16,17 +16,29 @@ use mssp_token_client::http::Http;
 use mssp_token_client::identity::{self, Identity};
 use mssp_token_client::output::Format;
 use mssp_token_client::redacted::SecretString;
-use mssp_token_client::token::Target;
+use mssp_token_client::token::{Target, TokenSet};
 use std::path::Path;
 use url::Url;
 
-pub fn cloud(c: CloudArg) -> Cloud {
-    match c {
+/// `--cloud`; not given is the public cloud.
+pub fn cloud(c: impl Into<Option<CloudArg>>) -> Cloud {
+    match c.into().unwrap_or(CloudArg::Public) {
         CloudArg::Public => Cloud::Public,
         CloudArg::Gcc => Cloud::Gcc,
         CloudArg::Usgov => Cloud::Usgov,
         CloudArg::Dod => Cloud::Dod,
         CloudArg::China => Cloud::China,
+    }
+}
+
+/// `--cloud` for a cloud value (a token file's `cloud`).
+pub fn cloud_arg(c: Cloud) -> CloudArg {
+    match c {
+        Cloud::Public => CloudArg::Public,
+        Cloud::Gcc => CloudArg::Gcc,
+        Cloud::Usgov => CloudArg::Usgov,
+        Cloud::Dod => CloudArg::Dod,
+        Cloud::China => CloudArg::China,
     }
 }
 
@@ -85,6 +97,54 @@ pub fn identity(args: &IdentityArgs, default: DefaultTarget) -> Result<Identity>
         credential,
         target,
     })
+}
+
+/// `refresh`: the authority and cloud come from the token file, so that the refresh token and
+/// the client credential go back only to where the token came from. A flag that says otherwise
+/// is refused; a file saved by an older version records neither, and the flags are used (with a
+/// warning).
+pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> Result<()> {
+    let Some(recorded) = saved.authority.as_deref() else {
+        let host = match &id.authority {
+            Some(a) => a.clone(),
+            None => cloud(id.cloud).login_host().to_string(),
+        };
+        mssp_token_client::warn!(
+            "{} does not record where its token came from (saved by an older mssp-token); refreshing at {} (from --authority/--cloud); the file records it from now on",
+            file.display(),
+            printable(&host)
+        );
+        return Ok(());
+    };
+    let recorded_url = parse_authority_host(recorded)
+        .map_err(|e| at(&format!("--from {}: its authority", file.display()), e))?;
+    let origin = match saved.cloud {
+        Some(c) => format!("the {} cloud ({recorded})", c.name()),
+        None => recorded.to_string(),
+    };
+    let why = "the refresh token and the client credential are sent only back there; drop the flag, or sign in again with `login` where you want the token from";
+    if let Some(given) = &id.authority {
+        let given_url = parse_authority_host(given).map_err(|e| at("--authority", e))?;
+        if given_url != recorded_url {
+            return Err(usage(format!(
+                "--authority {} (or AZURE_AUTHORITY_HOST) contradicts {}: its token came from {origin}; {why}",
+                printable(given),
+                file.display()
+            )));
+        }
+    }
+    if let Some(c) = id.cloud {
+        if saved.cloud != Some(cloud(c)) {
+            return Err(usage(format!(
+                "--cloud {} contradicts {}: its token came from {origin}; {why}",
+                cloud(c).name(),
+                file.display()
+            )));
+        }
+    }
+    id.authority = Some(recorded.to_string());
+    id.cloud = saved.cloud.map(cloud_arg);
+    Ok(())
 }
 
 /// `--client-id`, required.

@@ -125,9 +125,9 @@ pub struct IdentityArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["client_secret_file", "client_secret_stdin", "client_secret"])]
     pub federated_token_file: Option<PathBuf>,
 
-    /// The cloud: its login host, API hosts and token audiences.
-    #[arg(long, value_enum, default_value_t = CloudArg::Public)]
-    pub cloud: CloudArg,
+    /// The cloud: its login host, API hosts and token audiences [default: public; `refresh`: the file's].
+    #[arg(long, value_enum)]
+    pub cloud: Option<CloudArg>,
 
     /// Login host to use instead of the cloud's (e.g. the sandbox's http://127.0.0.1:PORT).
     #[arg(
@@ -332,7 +332,8 @@ pub enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// The token file saved by `login --save` (or an earlier `refresh`); it is rewritten with the new tokens.
+    /// The token file saved by `login --save` (or an earlier `refresh`); it is rewritten with the
+    /// new tokens. Refresh goes back to the authority and cloud recorded in it.
     #[arg(long, value_name = "FILE")]
     pub from: PathBuf,
 

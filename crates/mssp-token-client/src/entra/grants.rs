@@ -87,7 +87,9 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        response.token_set(target, &self.client_id, sent_at)
+        Ok(response
+            .token_set(target, &self.client_id, sent_at)?
+            .issued_by(&self.authority))
     }
 
     /// grant_type=refresh_token: redeems a refresh token (for the same or another target).
@@ -110,7 +112,9 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        response.token_set(target, &self.client_id, sent_at)
+        Ok(response
+            .token_set(target, &self.client_id, sent_at)?
+            .issued_by(&self.authority))
     }
 
     /// grant_type=client_credentials: an app-only token (v1 `resource=`, v2 one `/.default`).
@@ -138,6 +142,8 @@ impl EntraClient {
             req.request_async(&call).await
         })
         .await?;
-        response.token_set(target, &self.client_id, sent_at)
+        Ok(response
+            .token_set(target, &self.client_id, sent_at)?
+            .issued_by(&self.authority))
     }
 }

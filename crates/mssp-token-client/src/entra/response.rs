@@ -196,6 +196,8 @@ impl EntraTokenResponse {
             resource,
             scope,
             endpoint: target.version().label().to_string(),
+            authority: None,
+            cloud: None,
             claims,
         })
     }

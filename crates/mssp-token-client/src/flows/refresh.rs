@@ -1,6 +1,14 @@
 //! Redeeming a saved refresh token (optionally for another resource or scope) and writing the
 //! rotated refresh token back to the same store entry, atomically, under the entry's lock.
+//!
+//! Entra invalidates the old refresh token the moment it answers, so the new one must never be
+//! lost: the write is prepared before the redemption (a place that cannot be written stops us
+//! while the old token still works), and if the final write fails anyway the new tokens are
+//! kept beside the entry (`FILE.rescued-<time>`) or, failing that, printed on stdout as JSON,
+//! and the message says where (exit 7). Concurrent refreshes of one entry queue on its lock;
+//! each re-reads the entry under the lock and so redeems the newest refresh token.
 
+use crate::authority::Authority;
 use crate::entra::{EntraClient, EntraError};
 use crate::error::{fail, usage, Exit};
 use crate::http::Http;
@@ -28,9 +36,9 @@ pub fn load(store: &dyn TokenStore, key: &str) -> Result<(TokenSet, String)> {
 }
 
 /// Under the entry's lock: re-reads the saved set (another process may have rotated it
-/// meanwhile), redeems its refresh token for `id.target` (with `offline_access` on v2, so that
-/// Entra rotates it), checks the tenant, keeps the old refresh token if Entra sent none, writes
-/// the new set back to `key` and returns it.
+/// meanwhile), prepares the write, redeems its refresh token for `id.target` (with
+/// `offline_access` on v2, so that Entra rotates it), checks the tenant, keeps the old refresh
+/// token if Entra sent none, writes the new set back to `key` and returns it.
 pub async fn redeem(
     http: &Http,
     id: &Identity,
@@ -40,12 +48,29 @@ pub async fn redeem(
     let _lock = store.lock(key)?;
     let (saved, refresh_token) = load(store, key)?;
     let saved = &saved;
+    // Before the old refresh token is spent: can the new one be written?
+    let pending = store.prepare(key).map_err(|e| {
+        fail(
+            Exit::Storage,
+            format!(
+                "{e}\nNothing was redeemed: the saved refresh token still works. Fix the path and run refresh again."
+            ),
+        )
+    })?;
     let target = id.target.clone().with_scopes(&["offline_access"]);
     let tenant_id = saved.tenant_id.to_ascii_lowercase();
     let entra = EntraClient::new(http, id);
     let mut set = match entra.refresh_token(&target, &refresh_token).await {
         Ok(set) => set,
-        Err(e) => return Err(explain_dead(e, saved, &target, store, key)),
+        Err(e) => {
+            return Err(explain_dead(
+                e,
+                saved,
+                &target,
+                &id.authority,
+                store.location(key),
+            ))
+        }
     };
     crate::checks::tenant_matches(&set, &tenant_id, &tenant_id)?;
     if set.refresh_token.is_none() {
@@ -53,7 +78,9 @@ pub async fn redeem(
         crate::warn!("Entra returned no new refresh token; keeping the old one in the file");
         set.refresh_token = saved.refresh_token.clone();
     }
-    store.put(key, &set)?;
+    if let Err(e) = pending.write(&set) {
+        return Err(keep_anyway(store, key, &set, e));
+    }
     crate::info!(
         "Refreshed; the new refresh token is saved in {} (the old one no longer works).",
         store.location(key)
@@ -61,13 +88,56 @@ pub async fn redeem(
     Ok(set)
 }
 
+/// The entry could not be written after Entra rotated the refresh token: keeps the new set
+/// beside it, or prints it on stdout as JSON, and says where.
+fn keep_anyway(
+    store: &dyn TokenStore,
+    key: &str,
+    set: &TokenSet,
+    write_error: anyhow::Error,
+) -> anyhow::Error {
+    let location = store.location(key);
+    let headline = format!(
+        "Entra rotated the refresh token, but the new one could not be saved: {write_error}.\nThe refresh token in {location} no longer works"
+    );
+    match store.rescue(key, set) {
+        Ok(place) => fail(
+            Exit::Storage,
+            format!(
+                "{headline}; the NEW tokens were saved to {place} (mode 0600) instead. Move that file over {location} once the problem is fixed."
+            ),
+        ),
+        Err(rescue_error) => {
+            let printed = crate::output::stdout(&set.to_json());
+            let how = if printed.is_ok() {
+                "the NEW tokens are printed on standard output as JSON: save them (mode 0600) and use them as the token file"
+            } else {
+                "they could not be printed on standard output either; sign in again"
+            };
+            fail(
+                Exit::Storage,
+                format!("{headline}; keeping them beside it failed too ({rescue_error}); {how}."),
+            )
+        }
+    }
+}
+
+/// The flags that name where a token came from: `--cloud NAME` for a cloud's own login host,
+/// otherwise `--authority URL`.
+pub fn origin_flags(authority: &Authority) -> String {
+    match authority.cloud() {
+        Some(c) => format!("--cloud {}", c.name()),
+        None => format!("--authority {}", shell_words::quote(&authority.host())),
+    }
+}
+
 /// A dead refresh token gets the exact `login` command that replaces it.
 fn explain_dead(
     e: anyhow::Error,
     saved: &TokenSet,
     target: &Target,
-    store: &dyn TokenStore,
-    key: &str,
+    authority: &Authority,
+    location: String,
 ) -> anyhow::Error {
     let dead = e
         .chain()
@@ -79,11 +149,12 @@ fn explain_dead(
     e.context(fail(
         Exit::Entra,
         format!(
-            "the saved refresh token can no longer be used; sign in again:\n  mssp-token login --tenant {} --client-id {} {} --save {}",
+            "the saved refresh token can no longer be used; sign in again:\n  mssp-token login --tenant {} --client-id {} {} {} --save {}",
             saved.tenant_id,
             saved.client_id,
+            origin_flags(authority),
             target.as_flags(),
-            store.location(key)
+            shell_words::quote(&location)
         ),
     ))
 }

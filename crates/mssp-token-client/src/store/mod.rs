@@ -5,10 +5,15 @@
 //! - [`cache::Cache`]: the per-user cache of app-only tokens; the key is a hash of what was
 //!   asked.
 //!
-//! An OS keychain or an encrypted vault is one more implementation of the trait.
+//! Both read and write only regular files (`paths.rs`) and wait for a lock at most
+//! MSSP_TOKEN_LOCK_WAIT_SECS (`lock.rs`). An OS keychain or an encrypted vault is one more
+//! implementation of the trait.
 
 pub mod cache;
 pub mod file;
+pub mod lock;
+pub mod paths;
+pub mod tenants;
 
 use crate::token::TokenSet;
 use anyhow::Result;
@@ -36,6 +41,32 @@ pub trait TokenStore: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<TokenSet>>;
     /// Writes the entry whole (never half-written).
     fn put(&self, key: &str, set: &TokenSet) -> Result<()>;
-    /// Takes the entry's lock, waiting for another process that holds it.
+    /// Takes the entry's lock, waiting (a bounded time) for another process that holds it.
     fn lock(&self, key: &str) -> Result<StoreLock>;
+    /// Makes a write of the entry ready before its data exists (the place checked, a temporary
+    /// file created), so that a caller about to do something irreversible (redeem a refresh
+    /// token) learns now that the write would fail.
+    fn prepare(&self, key: &str) -> Result<Box<dyn Pending>>;
+    /// Keeps `set` somewhere else when the entry itself could not be written; returns where
+    /// (for the message). By default there is no such place.
+    fn rescue(&self, key: &str, set: &TokenSet) -> Result<String> {
+        let _ = set;
+        Err(crate::error::fail(
+            crate::error::Exit::Storage,
+            format!("no other place to keep {}", self.location(key)),
+        ))
+    }
+}
+
+/// A prepared write ([`TokenStore::prepare`]); dropping it without writing leaves the entry as
+/// it was.
+pub trait Pending: Send {
+    /// Writes the set whole, replacing the entry.
+    fn write(self: Box<Self>, set: &TokenSet) -> Result<()>;
+}
+
+impl Pending for file::AtomicWrite {
+    fn write(self: Box<Self>, set: &TokenSet) -> Result<()> {
+        self.commit(set.to_json().as_bytes())
+    }
 }

@@ -1,5 +1,6 @@
 //! `mssp-token refresh --from FILE`: redeems a saved refresh token (optionally for another
-//! resource or scope) and writes the rotated one back to the file.
+//! resource or scope) at the authority the file records, and writes the rotated one back to the
+//! file.
 
 use crate::args::{self, DefaultTarget};
 use crate::cli::RefreshArgs;
@@ -13,7 +14,7 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
     let key = a.from.to_string_lossy().into_owned();
     let store = TokenFiles;
     let (saved, _) = refresh::load(&store, &key).map_err(|e| at("--from", e))?;
-    // Tenant, client and target come from the file unless given.
+    // Tenant, client and target come from the file unless given; authority and cloud always.
     let id_args = &mut a.identity;
     if id_args.tenant.is_none() {
         id_args.tenant = Some(saved.tenant_id.clone());
@@ -33,6 +34,7 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
             }
         }
     }
+    args::refresh_origin(id_args, &saved, &a.from)?;
     let id = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
     let http = args::http(a.identity.ca_file.as_deref())?;
     let set = refresh::redeem(&http, &id, &store, &key).await?;

@@ -128,7 +128,12 @@ fn sixteen_processes_sharing_a_cache_key_all_succeed_with_one_token() {
     let entries: Vec<PathBuf> = files_under(&cache)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("tenant-"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tenant-")
+        })
         .collect();
     assert_eq!(entries.len(), 1, "one cache entry: {entries:?}");
     let v: Value = serde_json::from_slice(&std::fs::read(&entries[0]).unwrap())
@@ -390,4 +395,272 @@ fn files_are_0600_and_folders_0700_even_under_umask_000() {
         "under umask 000, files must be 0600 and folders 0700:\n  {}",
         wrong.join("\n  ")
     );
+}
+
+// ---- Issue 9 items 8 and 4 (cache part): existing folders are not chmod'ed; a cache others
+// can change is not trusted ----
+
+fn mode_bits(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The token entries of a cache folder (not the tenant-ID entries kept beside them).
+fn cache_entries(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tenant-")
+        })
+        .collect()
+}
+
+fn uid() -> String {
+    let o = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn an_existing_cache_folder_keeps_its_mode_and_a_shared_one_its_sticky_bit() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    // A shared 1777 folder (like /tmp) as MSSP_TOKEN_CACHE_DIR: untouched; the tokens go to a
+    // private subfolder.
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    set_mode(&shared, 0o1777);
+    let first = text(&token_cmd(&sb, &shared).output().unwrap());
+    assert_eq!(first.0, 0, "{}", first.2);
+    assert_eq!(mode_bits(&shared), 0o1777, "mode and sticky bit kept");
+    let own = shared.join(format!("mssp-token-{}", uid()));
+    assert_eq!(mode_bits(&own), 0o700, "the private subfolder it made");
+    assert_eq!(cache_entries(&own).len(), 1);
+    let again = text(&token_cmd(&sb, &shared).output().unwrap());
+    assert_eq!(again.1, first.1, "served from the cache: {}", again.2);
+
+    // A folder of the user's own with mode 0755: used as it is, not chmod'ed.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    set_mode(&mine, 0o755);
+    let out = text(&token_cmd(&sb, &mine).output().unwrap());
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert_eq!(mode_bits(&mine), 0o755);
+    let entries = cache_entries(&mine);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(mode_bits(&entries[0]), 0o600);
+}
+
+#[test]
+fn a_cache_folder_or_entry_others_can_change_is_ignored_with_a_warning() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+
+    // A working cache first.
+    let first = text(&token_cmd(&sb, &cache).output().unwrap());
+    assert_eq!(first.0, 0, "{}", first.2);
+    let entry = cache_entries(&cache).pop().expect("a cache entry");
+
+    // An entry readable and writable by others: not used (a new token), and replaced by a
+    // private one.
+    set_mode(&entry, 0o666);
+    let out = text(&token_cmd(&sb, &cache).output().unwrap());
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert!(
+        out.2.contains("ignoring the cached token") && out.2.contains("mode 666"),
+        "{}",
+        out.2
+    );
+    assert_ne!(out.1, first.1, "the entry was not trusted");
+    assert_eq!(mode_bits(&entry), 0o600, "replaced by a private entry");
+    let cached = out.1.clone();
+
+    // A folder writable by everyone (no sticky bit): not used at all, and not chmod'ed.
+    set_mode(&cache, 0o777);
+    let out = text(&token_cmd(&sb, &cache).output().unwrap());
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert!(
+        out.2.contains("not using the token cache")
+            && out.2.contains("writable by group or others (mode 777)"),
+        "{}",
+        out.2
+    );
+    assert_ne!(out.1, cached, "the cache was bypassed");
+    assert_eq!(mode_bits(&cache), 0o777, "not chmod'ed");
+    assert_eq!(
+        std::fs::read(&entry)
+            .map(|b| serde_json::from_slice::<Value>(&b).unwrap()["access_token"].clone())
+            .unwrap(),
+        Value::String(cached.trim().to_string()),
+        "nothing was written to the untrusted folder"
+    );
+    set_mode(&cache, 0o700);
+
+    if running_as_root() {
+        // Owned by another user: as root, chown them to nobody.
+        std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
+        let out = text(&token_cmd(&sb, &cache).output().unwrap());
+        assert_eq!(out.0, 0, "{}", out.2);
+        assert!(
+            out.2.contains("belongs to another user (uid 65534)"),
+            "{}",
+            out.2
+        );
+        assert_ne!(out.1, cached);
+        let other = dir.path().join("theirs");
+        std::fs::create_dir(&other).unwrap();
+        set_mode(&other, 0o700);
+        std::os::unix::fs::chown(&other, Some(65534), Some(65534)).unwrap();
+        let out = text(&token_cmd(&sb, &other).output().unwrap());
+        assert_eq!(out.0, 0, "{}", out.2);
+        assert!(
+            out.2.contains("not using the token cache")
+                && out.2.contains("belongs to another user (uid 65534)"),
+            "{}",
+            out.2
+        );
+        assert!(cache_entries(&other).is_empty());
+    }
+}
+
+// ---- Issue 9 item 13 (part): a lock held too long is an error, not an endless wait ----
+
+/// A python process holding an exclusive flock on `path` until killed (returned once it holds
+/// it).
+struct Holder(Child);
+
+impl Holder {
+    fn lock(path: &Path) -> Holder {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg("import fcntl,sys,time\nf=open(sys.argv[1],'a')\nfcntl.flock(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)")
+            .arg(path)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        Holder(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd`, killing it (and failing) if it is still waiting after a minute.
+fn run_guarded(mut cmd: Command) -> (i32, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} waited for the lock without a deadline");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    text(&child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_cache_lock_held_too_long_is_exit_7_naming_the_holder() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = text(&token_cmd(&sb, &cache).output().unwrap());
+    assert_eq!(out.0, 0, "{}", out.2);
+    // A miss (the entry removed) must take the key's lock, which python holds.
+    for e in cache_entries(&cache) {
+        std::fs::remove_file(e).unwrap();
+    }
+    let lock = files_under(&cache)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("the key's lock file");
+    let holder = Holder::lock(&lock);
+    let mut cmd = token_cmd(&sb, &cache);
+    cmd.env("MSSP_TOKEN_LOCK_WAIT_SECS", "1");
+    let (code, stdout, stderr) = run_guarded(cmd);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(
+        stderr.contains(&format!("locked by another process (pid {}", holder.pid()))
+            && stderr.contains("for 1 s")
+            && stderr.contains(&lock.display().to_string()),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty());
+}
+
+#[test]
+fn a_token_file_locked_too_long_is_exit_7_naming_the_holder() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("contoso.json");
+    let app = sb.app();
+    let login = text(
+        &sb.login(&dir.path().join("browser.log"), &[])
+            .arg("--save")
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(login.0, 0, "{}", login.2);
+    let before = std::fs::read(&file).unwrap();
+    let holder = Holder::lock(&file);
+    let mut cmd = clean_cmd(&dir.path().join("cache"));
+    cmd.args(["refresh", "--from"])
+        .arg(&file)
+        .env(
+            "AZURE_CLIENT_SECRET",
+            app["client_secret"].as_str().unwrap(),
+        )
+        .env("MSSP_TOKEN_LOCK_WAIT_SECS", "1");
+    let (code, _, stderr) = run_guarded(cmd);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(
+        stderr.contains(&format!("locked by another process (pid {}", holder.pid()))
+            && stderr.contains("for 1 s"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "nothing redeemed or written"
+    );
+    drop(holder);
+    // Once it is released, the refresh goes through.
+    let mut cmd = clean_cmd(&dir.path().join("cache"));
+    cmd.args(["refresh", "--from"]).arg(&file).env(
+        "AZURE_CLIENT_SECRET",
+        app["client_secret"].as_str().unwrap(),
+    );
+    let (code, _, stderr) = run_guarded(cmd);
+    assert_eq!(code, 0, "{stderr}");
 }
