@@ -3,24 +3,90 @@
 //! It binds 127.0.0.1 and ::1 on the same port (browsers may resolve "localhost" to either),
 //! never any other address. It answers only the redirect path, only with the exact state this
 //! run sent, and only once; anything else gets a 400 or 404 and the wait goes on.
+//!
+//! Any local user can connect to it, so no connection may hold it up: each is served on a
+//! thread of its own, reads one request head within a byte budget and a deadline, gets one
+//! answer written within a deadline, and is closed (http1.rs). At most [`MAX_CONNECTIONS`] are
+//! open at once; a new one evicts the oldest, so connections held open cannot lock the
+//! redirect out. Stopping never waits on a connection: they are shut down, not joined.
+
+mod http1;
 
 use crate::error::{fail, usage, Exit};
 use crate::redirect::{self, Redirect};
 use anyhow::Result;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use http1::{Head, LIMITS};
+use std::collections::VecDeque;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
-use tiny_http::{Header, Response, Server};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
 
-/// A bound listener. Dropping it stops its threads and frees the port.
+/// Connections served at once (both addresses together); the oldest is closed to admit another.
+/// Every local peer has the same loopback address, so a per-peer bound would be the same bound.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection's thread needs little: one 4 KiB read buffer and a page to format.
+const CONNECTION_STACK: usize = 256 * 1024;
+/// How often an idle accept loop looks for new connections and for the stop signal.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
+/// Refusals reported in the terminal (a local process could send thousands).
+const REFUSALS_SHOWN: usize = 3;
+
+/// A bound listener. Dropping it stops accepting, closes every open connection and frees the
+/// port, without waiting on any client.
 pub struct Listener {
-    servers: Vec<Arc<Server>>,
+    sockets: Vec<Arc<TcpListener>>,
     port: u16,
     path: String,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    accept_threads: Vec<JoinHandle<()>>,
+}
+
+/// What the accept loops and the connections share with the owner.
+struct Shared {
+    stop: AtomicBool,
+    open: Mutex<Open>,
+}
+
+/// The open connections, oldest first, with a handle each to shut it down.
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    conns: VecDeque<(u64, TcpStream)>,
+}
+
+impl Shared {
+    /// Registers a connection; when full, shuts the oldest down. None if it cannot be tracked.
+    fn admit(&self, conn: &TcpStream) -> Option<u64> {
+        let handle = conn.try_clone().ok()?;
+        let mut open = self.open.lock().ok()?;
+        while open.conns.len() >= MAX_CONNECTIONS {
+            if let Some((_, oldest)) = open.conns.pop_front() {
+                let _ = oldest.shutdown(Shutdown::Both);
+            }
+        }
+        open.next_id += 1;
+        let id = open.next_id;
+        open.conns.push_back((id, handle));
+        Some(id)
+    }
+
+    fn release(&self, id: u64) {
+        if let Ok(mut open) = self.open.lock() {
+            open.conns.retain(|(i, _)| *i != id);
+        }
+    }
+
+    fn close_all(&self) {
+        if let Ok(mut open) = self.open.lock() {
+            for (_, c) in open.conns.drain(..) {
+                let _ = c.shutdown(Shutdown::Both);
+            }
+        }
+    }
 }
 
 impl Listener {
@@ -30,13 +96,16 @@ impl Listener {
         let mut last_err = None;
         for _ in 0..tries {
             match bind_pair(port.unwrap_or(0)) {
-                Ok((servers, port)) => {
+                Ok((sockets, port)) => {
                     return Ok(Listener {
-                        servers,
+                        sockets,
                         port,
                         path: path.to_string(),
-                        stop: Arc::new(AtomicBool::new(false)),
-                        threads: Vec::new(),
+                        shared: Arc::new(Shared {
+                            stop: AtomicBool::new(false),
+                            open: Mutex::new(Open::default()),
+                        }),
+                        accept_threads: Vec::new(),
                     })
                 }
                 Err(e) => last_err = Some(e),
@@ -44,10 +113,10 @@ impl Listener {
         }
         let e = last_err.expect("at least one try");
         Err(match (port, e.kind()) {
-            (Some(p), std::io::ErrorKind::AddrInUse) => usage(format!(
+            (Some(p), ErrorKind::AddrInUse) => usage(format!(
                 "port {p} is already in use on 127.0.0.1 or ::1 by another program; pick another --port, or leave it out to use a free port"
             )),
-            (Some(p), std::io::ErrorKind::PermissionDenied) => usage(format!(
+            (Some(p), ErrorKind::PermissionDenied) => usage(format!(
                 "port {p}: not allowed to listen on it (ports below 1024 need privileges); pick a port above 1024"
             )),
             _ => fail(
@@ -63,9 +132,10 @@ impl Listener {
 
     /// The addresses actually listened on.
     pub fn addresses(&self) -> Vec<String> {
-        self.servers
+        self.sockets
             .iter()
-            .map(|s| s.server_addr().to_string())
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| a.to_string())
             .collect()
     }
 
@@ -75,25 +145,25 @@ impl Listener {
         expected_state: String,
     ) -> tokio::sync::mpsc::UnboundedReceiver<Redirect> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let done = Arc::new(AtomicBool::new(false));
-        for server in &self.servers {
-            let server = server.clone();
-            let stop = self.stop.clone();
-            let done = done.clone();
-            let tx = tx.clone();
-            let ctx = Ctx {
-                path: self.path.clone(),
-                state: expected_state.clone(),
-                port: self.port,
-            };
-            self.threads.push(std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match server.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Some(req)) => handle(req, &ctx, &done, &tx),
-                        Ok(None) => {}
-                        Err(_) => std::thread::sleep(Duration::from_millis(50)),
-                    }
-                }
+        let ctx = Arc::new(Ctx {
+            path: self.path.clone(),
+            state: expected_state,
+            port: self.port,
+            done: AtomicBool::new(false),
+            tx,
+            warned: AtomicUsize::new(0),
+            noted: AtomicUsize::new(0),
+        });
+        for socket in &self.sockets {
+            if let Err(e) = socket.set_nonblocking(true) {
+                crate::warn!("the sign-in listener cannot poll its socket ({e}); paste the address instead if the redirect does not arrive");
+                continue;
+            }
+            let socket = socket.clone();
+            let shared = self.shared.clone();
+            let ctx = ctx.clone();
+            self.accept_threads.push(std::thread::spawn(move || {
+                accept_loop(&socket, &shared, &ctx)
             }));
         }
         rx
@@ -102,163 +172,204 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for s in &self.servers {
-            s.unblock();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // The accept loops never block (non-blocking sockets), so they end within a poll; the
+        // wait is bounded all the same, and a loop that has not ended is left behind.
+        let until = Instant::now() + Duration::from_secs(2);
+        for t in self.accept_threads.drain(..) {
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        self.shared.close_all();
+    }
+}
+
+fn accept_loop(socket: &TcpListener, shared: &Arc<Shared>, ctx: &Arc<Ctx>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        match socket.accept() {
+            Ok((conn, _)) => {
+                if shared.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                serve_on_its_own_thread(conn, shared, ctx);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // Out of file descriptors and the like: wait for connections to close.
+            Err(_) => std::thread::sleep(ACCEPT_POLL * 5),
         }
     }
 }
 
-fn bind_pair(port: u16) -> std::io::Result<(Vec<Arc<Server>>, u16)> {
-    let v4 = Server::http(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).map_err(to_io)?;
-    let port = v4
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .ok_or_else(|| std::io::Error::other("listener has no IP address"))?;
-    let mut servers = vec![Arc::new(v4)];
-    match Server::http(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)) {
-        Ok(v6) => servers.push(Arc::new(v6)),
+fn serve_on_its_own_thread(conn: TcpStream, shared: &Arc<Shared>, ctx: &Arc<Ctx>) {
+    // Some systems hand out accepted sockets with the listener's non-blocking mode.
+    if conn.set_nonblocking(false).is_err() {
+        return;
+    }
+    let Some(id) = shared.admit(&conn) else {
+        return;
+    };
+    let (shared2, ctx) = (shared.clone(), ctx.clone());
+    let spawned = std::thread::Builder::new()
+        .name("mssp-token-redirect".into())
+        .stack_size(CONNECTION_STACK)
+        .spawn(move || {
+            serve(conn, &ctx);
+            shared2.release(id);
+        });
+    if spawned.is_err() {
+        // The connection went with the closure and is closed; forget it.
+        shared.release(id);
+    }
+}
+
+fn bind_pair(port: u16) -> std::io::Result<(Vec<Arc<TcpListener>>, u16)> {
+    let v4 = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))?;
+    let port = v4.local_addr()?.port();
+    let mut sockets = vec![Arc::new(v4)];
+    match TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)) {
+        Ok(v6) => sockets.push(Arc::new(v6)),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => return Err(e),
         Err(e) => {
-            let e = to_io(e);
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                return Err(e);
-            }
             // No IPv6 on this machine: 127.0.0.1 alone will do.
             crate::verbose!("not listening on [::1]:{port} ({e}); 127.0.0.1 only");
         }
     }
-    Ok((servers, port))
+    Ok((sockets, port))
 }
 
-fn to_io(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
-    match e.downcast::<std::io::Error>() {
-        Ok(io) => *io,
-        Err(other) => std::io::Error::other(other.to_string()),
-    }
-}
-
-const MAX_URL: usize = 16 * 1024;
-const MAX_HEADERS: usize = 100;
-const MAX_HEADER_BYTES: usize = 32 * 1024;
-
+/// What every connection of one sign-in needs to know.
 struct Ctx {
     path: String,
     state: String,
     port: u16,
+    /// A redirect was accepted: later ones get 409.
+    done: AtomicBool,
+    tx: UnboundedSender<Redirect>,
+    /// Refused redirects reported as warnings so far.
+    warned: AtomicUsize,
+    /// Other refusals reported with --verbose so far.
+    noted: AtomicUsize,
 }
 
-fn handle(
-    req: tiny_http::Request,
-    ctx: &Ctx,
-    done: &AtomicBool,
-    tx: &tokio::sync::mpsc::UnboundedSender<Redirect>,
-) {
-    // Entra's redirects are a few KiB; anything much larger is not one.
-    if req.url().len() > MAX_URL {
-        return respond(
-            req,
-            414,
-            &page(
-                "Refused",
-                "The request line is too long for a sign-in response.",
+impl Ctx {
+    /// A refused redirect (wrong state): the user should know, a few times.
+    fn warn_refused(&self, why: &str) {
+        match self.warned.fetch_add(1, Ordering::Relaxed) {
+            n if n < REFUSALS_SHOWN => crate::warn!("refused a redirect on the listener: {why}"),
+            n if n == REFUSALS_SHOWN => crate::warn!(
+                "refused more redirects on the listener (not shown); another local program may be sending them"
             ),
-        );
+            _ => {}
+        }
     }
-    let header_bytes: usize = req
-        .headers()
-        .iter()
-        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-        .sum();
-    if req.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
-        return respond(
-            req,
-            431,
-            &page(
-                "Refused",
-                "The request headers are too large for a sign-in response.",
-            ),
-        );
+
+    /// Any other refused request, for --verbose.
+    fn note_refused(&self, why: &str) {
+        match self.noted.fetch_add(1, Ordering::Relaxed) {
+            n if n < REFUSALS_SHOWN => crate::verbose!("refused a request on the listener: {why}"),
+            n if n == REFUSALS_SHOWN => {
+                crate::verbose!("refused more requests on the listener (not shown)")
+            }
+            _ => {}
+        }
     }
-    let url = req.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (url.as_str(), ""),
+}
+
+const HEADERS: [&str; 5] = [
+    "Content-Type: text/html; charset=utf-8",
+    "Cache-Control: no-store",
+    "Referrer-Policy: no-referrer",
+    "X-Content-Type-Options: nosniff",
+    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'",
+];
+
+/// One connection: one head, one answer, closed. An accepted redirect is handed over once its
+/// page is written (so that stopping the listener cannot cut the page off).
+fn serve(mut conn: TcpStream, ctx: &Ctx) {
+    let deadline = Instant::now() + LIMITS.head_deadline;
+    let (status, body, accepted) = match http1::read_head(&mut conn, &LIMITS, deadline) {
+        Ok(head) => decide(&head, ctx),
+        Err(refusal) => {
+            let Some(status) = refusal.status() else {
+                return http1::close(conn);
+            };
+            ctx.note_refused(&refusal.describe());
+            let text = format!(
+                "mssp-token refused this request: {}. The sign-in is still waiting.",
+                refusal.describe()
+            );
+            (status, page("Refused", &text), None)
+        }
     };
-    if !host_is_loopback(&req, ctx.port) {
+    http1::answer(&mut conn, status, &HEADERS, &body, &LIMITS);
+    if let Some(r) = accepted {
+        let _ = ctx.tx.send(r);
+    }
+    http1::close(conn);
+}
+
+/// The answer to one request head: status, page, and the redirect if it is the one awaited.
+fn decide(req: &Head, ctx: &Ctx) -> (u16, String, Option<Redirect>) {
+    let refuse = |status: u16, title: &str, text: &str| (status, page(title, text), None);
+    let (path, query) = match req.target.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (req.target.as_str(), ""),
+    };
+    if !host_is_loopback(req, ctx.port) {
         // DNS rebinding: a web page on another name must not reach this listener.
-        return respond(
-            req,
+        ctx.note_refused("a Host that is not localhost, 127.0.0.1 or [::1]");
+        return refuse(
             400,
-            &page(
-                "Refused",
-                "This listener answers only http://localhost, 127.0.0.1 and [::1].",
-            ),
+            "Refused",
+            "This listener answers only http://localhost, 127.0.0.1 and [::1].",
         );
     }
     if path != ctx.path {
-        return respond(
-            req,
+        return refuse(
             404,
-            &page(
-                "Not found",
-                "This is mssp-token's sign-in listener; nothing is served here.",
-            ),
+            "Not found",
+            "This is mssp-token's sign-in listener; nothing is served here.",
         );
     }
-    if *req.method() != tiny_http::Method::Get {
-        return respond(
-            req,
+    if req.method != "GET" {
+        return refuse(
             405,
-            &page(
-                "Method not allowed",
-                "Only the sign-in redirect (GET) is accepted.",
-            ),
+            "Method not allowed",
+            "Only the sign-in redirect (GET) is accepted.",
         );
     }
     let parsed = match redirect::parse_query(query) {
         Ok(r) => r,
         Err(why) => {
-            crate::verbose!("refused a request on the listener: {why}");
-            return respond(
-                req,
+            ctx.note_refused(&why.to_string());
+            return refuse(
                 400,
-                &page(
-                    "Not a sign-in response",
-                    &format!(
-                        "mssp-token refused this request: {why}. The sign-in is still waiting."
-                    ),
-                ),
+                "Not a sign-in response",
+                &format!("mssp-token refused this request: {why}. The sign-in is still waiting."),
             );
         }
     };
     let checked = match redirect::check_state(parsed, &ctx.state) {
         Ok(r) => r,
         Err(why) => {
-            crate::warn!("refused a redirect on the listener: {why}");
-            return respond(
-                req,
+            ctx.warn_refused(&why.to_string());
+            return refuse(
                 400,
-                &page(
-                    "Sign-in response refused",
-                    &format!(
-                        "mssp-token refused this response: {why}. The sign-in is still waiting."
-                    ),
-                ),
+                "Sign-in response refused",
+                &format!("mssp-token refused this response: {why}. The sign-in is still waiting."),
             );
         }
     };
-    if done.swap(true, Ordering::SeqCst) {
-        return respond(
-            req,
+    if ctx.done.swap(true, Ordering::SeqCst) {
+        return refuse(
             409,
-            &page(
-                "Already finished",
-                "mssp-token already received the response of this sign-in; this one was refused.",
-            ),
+            "Already finished",
+            "mssp-token already received the response of this sign-in; this one was refused.",
         );
     }
     let body = match &checked {
@@ -291,45 +402,21 @@ fn handle(
     } else {
         200
     };
-    let _ = tx.send(checked);
-    respond(req, status, &body);
+    (status, body, Some(checked))
 }
 
-fn host_is_loopback(req: &tiny_http::Request, port: u16) -> bool {
-    let host = req
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Host"))
-        .map(|h| h.value.as_str().to_ascii_lowercase());
-    match host {
+fn host_is_loopback(req: &Head, port: u16) -> bool {
+    match req.single("Host") {
+        // Two Host fields: not from a browser.
+        Err(()) => false,
         // HTTP/1.0 clients may send no Host header; they reached a loopback socket anyway.
-        None => true,
-        Some(h) => {
-            let name = h
-                .strip_suffix(&format!(":{port}"))
-                .unwrap_or(&h)
-                .to_string();
-            matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+        Ok(None) => true,
+        Ok(Some(h)) => {
+            let h = h.to_ascii_lowercase();
+            let name = h.strip_suffix(&format!(":{port}")).unwrap_or(&h);
+            matches!(name, "localhost" | "127.0.0.1" | "[::1]")
         }
     }
-}
-
-fn respond(req: tiny_http::Request, status: u16, body: &str) {
-    let headers = [
-        "Content-Type: text/html; charset=utf-8",
-        "Cache-Control: no-store",
-        "Referrer-Policy: no-referrer",
-        "X-Content-Type-Options: nosniff",
-        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'",
-        "Connection: close",
-    ];
-    let mut resp = Response::from_string(body).with_status_code(status);
-    for h in headers {
-        if let Ok(h) = h.parse::<Header>() {
-            resp = resp.with_header(h);
-        }
-    }
-    let _ = req.respond(resp);
 }
 
 /// A small self-contained page; `text` is HTML-escaped.
@@ -378,7 +465,6 @@ mod tests {
             .iter()
             .all(|a| a.starts_with("127.0.0.1") || a.starts_with("[::1]")));
         drop(l);
-        // Free again soon after (tiny_http's accept thread closes the socket as it wakes).
         let mut again = Listener::bind(Some(port), "/cb");
         for _ in 0..50 {
             if again.is_ok() {
@@ -388,6 +474,82 @@ mod tests {
             again = Listener::bind(Some(port), "/cb");
         }
         assert_eq!(again.unwrap().port(), port);
+    }
+
+    /// A listener started in a runtime, as `catch` does.
+    fn started(state: &str) -> (Listener, tokio::sync::mpsc::UnboundedReceiver<Redirect>) {
+        let mut l = Listener::bind(None, "/cb").unwrap();
+        let rx = l.start(state.to_string());
+        (l, rx)
+    }
+
+    fn get(port: u16, target: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_client_that_never_reads_does_not_hold_up_the_redirect() {
+        use std::io::Write;
+        let (l, mut rx) = started("the-state-0123456789");
+        let port = l.port();
+        // Thousands of pipelined requests on connections that never read their answers.
+        let jammers: Vec<TcpStream> = (0..3)
+            .map(|_| {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+                let one = format!(
+                    "GET /cb?code=x&state=forged HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n"
+                );
+                let _ = s.write_all(one.repeat(5000).as_bytes());
+                s
+            })
+            .collect();
+        // Silent connections, more than the limit.
+        let silent: Vec<TcpStream> = (0..MAX_CONNECTIONS + 5)
+            .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+            .collect();
+        let page = get(
+            port,
+            "/cb?code=the-code-0123456789&state=the-state-0123456789",
+        );
+        assert!(page.starts_with("HTTP/1.1 200 "), "{page}");
+        assert!(matches!(rx.try_recv(), Ok(Redirect::Code { .. })));
+        // Stopping waits on none of them.
+        drop(l);
+        drop((jammers, silent));
+    }
+
+    #[test]
+    fn refusals_are_answered_and_the_connection_closed() {
+        let (l, mut rx) = started("the-state-0123456789");
+        let port = l.port();
+        for (target, status) in [
+            ("/cb?code=x&state=wrong", "400"),
+            ("/other", "404"),
+            ("/cb?state=the-state-0123456789", "400"),
+        ] {
+            let page = get(port, target);
+            assert!(
+                page.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{target}: {page}"
+            );
+            assert!(page.contains("Connection: close"), "{page}");
+        }
+        assert!(rx.try_recv().is_err());
+        let page = get(
+            port,
+            &format!("/cb?state=the-state-0123456789&code={}", "A".repeat(20_000)),
+        );
+        assert!(
+            page.is_empty() || page.starts_with("HTTP/1.1 414 "),
+            "{page}"
+        );
     }
 
     #[test]

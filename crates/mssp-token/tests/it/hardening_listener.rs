@@ -35,11 +35,22 @@ impl Drop for Waiting {
 }
 
 fn start_login(sb: &Sandbox) -> Waiting {
+    start_login_waiting(sb, 40)
+}
+
+/// `login --no-browser --port P --wait SECS`, once it has printed its authorize URL.
+fn start_login_waiting(sb: &Sandbox, wait: u64) -> Waiting {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = sb.login(
         &dir.path().join("unused.log"),
-        &["--no-browser", "--port", &port.to_string(), "--wait", "40"],
+        &[
+            "--no-browser",
+            "--port",
+            &port.to_string(),
+            "--wait",
+            &wait.to_string(),
+        ],
     );
     cmd.env("BROWSER", "true")
         .stdout(Stdio::piped())
@@ -120,15 +131,21 @@ impl Waiting {
     }
 
     /// Waits for the exit (at most 30 s); returns code, stdout, stderr.
-    fn exit(mut self) -> (i32, String, String) {
+    fn exit(self) -> (i32, String, String) {
+        self.exit_within(Duration::from_secs(30))
+    }
+
+    /// Waits for the exit, failing the test if it has not come after `limit` (a generous bound
+    /// that says "it exits at all", not a speed figure).
+    fn exit_within(mut self, limit: Duration) -> (i32, String, String) {
         let started = Instant::now();
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 break s;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "login did not finish:\n{}",
+                started.elapsed() < limit,
+                "login did not finish within {limit:?}:\n{}",
                 self.stderr.lock().unwrap()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -471,4 +488,196 @@ fn entra_error_text_reaches_the_terminal_without_escape_sequences() {
         !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
         "raw escape sequences reached the terminal:\n{stderr:?}"
     );
+}
+
+/// Local processes jamming the listener while a login waits: on 127.0.0.1 and ::1 alike,
+/// connections that pipeline 10000 requests each and never read an answer, and connections
+/// that send one 300 MB header slowly. Stopped (and joined) on drop.
+struct Jam {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Bytes of huge header sent so far, over every connection.
+    header_bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// Pipelining connections that sent all their requests.
+    pipelines: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Jam {
+    fn start(port: u16, path: &str) -> Jam {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let header_bytes = Arc::new(AtomicU64::new(0));
+        let pipelines = Arc::new(AtomicU64::new(0));
+        let mut addrs: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            addrs.push(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
+        }
+        let mut threads = Vec::new();
+        for addr in addrs {
+            // Pipelining jammers: 10000 requests (forged redirects and other paths) on one
+            // connection, never reading; the connection is held open until the listener drops it.
+            for _ in 0..4 {
+                let (stop, done) = (stop.clone(), pipelines.clone());
+                let one = format!(
+                    "GET {path}?code=forged-code-0123456789&state=forged HTTP/1.1\r\nHost: localhost:{port}\r\n\r\nGET /favicon.ico HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n"
+                );
+                let batch = one.repeat(5000).into_bytes();
+                threads.push(std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                        else {
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
+                        };
+                        let _ = s.set_write_timeout(Some(Duration::from_millis(500)));
+                        if s.write_all(&batch).is_ok() {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Never read; keep a few open.
+                        held.push(s);
+                        if held.len() > 8 {
+                            held.remove(0);
+                        }
+                    }
+                }));
+            }
+            // A 300 MB header, sent in 64 KiB pieces with a pause between them; when the
+            // listener cuts the connection, the next one takes over where it stopped.
+            let (stop, sent) = (stop.clone(), header_bytes.clone());
+            let path = path.to_string();
+            threads.push(std::thread::spawn(move || {
+                let piece = vec![b'a'; 64 * 1024];
+                let total: u64 = 300 * 1024 * 1024;
+                while !stop.load(Ordering::Relaxed) && sent.load(Ordering::Relaxed) < total {
+                    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                    else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+                    let head = format!(
+                        "GET {path}?state=forged&code=x HTTP/1.1\r\nHost: localhost:{port}\r\nX-Huge: "
+                    );
+                    if s.write_all(head.as_bytes()).is_err() {
+                        continue;
+                    }
+                    while !stop.load(Ordering::Relaxed) && sent.load(Ordering::Relaxed) < total {
+                        if s.write_all(&piece).is_err() {
+                            break;
+                        }
+                        sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }));
+        }
+        Jam {
+            stop,
+            threads,
+            header_bytes,
+            pipelines,
+        }
+    }
+
+    /// Waits until the jam is in full swing: pipelines sent on every address, and at least
+    /// `header_mb` MB of huge header (or 20 s, whichever comes first).
+    fn in_full_swing(&self, header_mb: u64, pid: u32, rss: &mut u64) {
+        use std::sync::atomic::Ordering;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            *rss = (*rss).max(vm_rss_kb(pid));
+            if self.pipelines.load(Ordering::Relaxed) >= 8
+                && self.header_bytes.load(Ordering::Relaxed) >= header_mb * 1024 * 1024
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Jam {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Resident memory of a process, in kB (0 once it is gone).
+fn vm_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory the listener may use under a jam, whatever the jam sends.
+const RSS_LIMIT_KB: u64 = 100 * 1024;
+
+#[test]
+fn a_jammed_listener_still_takes_the_real_redirect_in_bounded_memory() {
+    let sb = Sandbox::start();
+    let w = start_login(&sb);
+    let pid = w.child.id();
+    let jam = Jam::start(w.port, &w.path);
+    let mut rss = 0;
+    jam.in_full_swing(200, pid, &mut rss);
+    // The person signs in while the jam goes on; the listener answers the real redirect.
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut max = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(vm_rss_kb(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            max
+        })
+    };
+    let log = w.finish_for_real();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    rss = rss.max(sampler.join().unwrap());
+    let header_mb = jam.header_bytes.load(std::sync::atomic::Ordering::Relaxed) >> 20;
+    drop(jam);
+    let landed = step(&log, "landed").expect("the browser reached the listener");
+    assert_eq!(landed["status"], 200, "{landed}");
+    let (code, stdout, stderr) = w.exit();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("---- TOKEN ----"), "{stdout}");
+    assert!(
+        rss > 0 && rss < RSS_LIMIT_KB,
+        "mssp-token used {rss} kB of memory while {header_mb} MB of header were sent at it"
+    );
+    // A few refusals are reported, not ten thousand.
+    let refusals = stderr.matches("refused a redirect on the listener").count();
+    assert!(
+        (1..=5).contains(&refusals),
+        "{refusals} refusal lines:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_jammed_listener_still_honours_wait() {
+    let sb = Sandbox::start();
+    let w = start_login_waiting(&sb, 3);
+    let pid = w.child.id();
+    let jam = Jam::start(w.port, &w.path);
+    let mut rss = 0;
+    jam.in_full_swing(50, pid, &mut rss);
+    // Nobody signs in: the login gives up after --wait 3, jam or not, and exits 4 (a generous
+    // bound: the point is that it exits at all while the jammers hold their connections).
+    let (code, _, stderr) = w.exit_within(Duration::from_secs(60));
+    drop(jam);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("no sign-in came back within 3 s"),
+        "{stderr}"
+    );
+    assert!(rss < RSS_LIMIT_KB, "mssp-token used {rss} kB of memory");
 }
