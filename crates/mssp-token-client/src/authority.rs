@@ -236,35 +236,78 @@ impl Authority {
 
 /// Parses and checks an authority host URL.
 pub fn parse_authority_host(raw: &str) -> Result<Url> {
+    let shown = printable(&without_userinfo(raw));
     let url = Url::parse(raw.trim()).map_err(|e| {
         usage(format!(
-            "'{}' is not a URL ({e}); expected something like https://login.microsoftonline.com",
-            printable(raw)
+            "'{shown}' is not a URL ({e}); expected something like https://login.microsoftonline.com"
         ))
     })?;
+    refuse_userinfo(&url)?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback_host(&url) => {}
         "http" => {
             return Err(usage(format!(
-                "'{}' uses plain http on a non-loopback host; client secrets and tokens would cross the network unencrypted. Use https (http is accepted only for 127.0.0.1/localhost, e.g. the sandbox)",
-                printable(raw)
+                "'{shown}' uses plain http on a non-loopback host; client secrets and tokens would cross the network unencrypted. Use https (http is accepted only for 127.0.0.1/localhost, e.g. the sandbox)"
             )))
         }
         other => {
             return Err(usage(format!(
-                "'{}' has scheme '{other}'; expected https://",
-                printable(raw)
+                "'{shown}' has scheme '{other}'; expected https://"
             )))
         }
     }
     if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
         return Err(usage(format!(
-            "'{}' must be a plain host URL like https://login.microsoftonline.com (no query or fragment)",
-            printable(raw)
+            "'{shown}' must be a plain host URL like https://login.microsoftonline.com (no query or fragment)"
         )));
     }
     Ok(url)
+}
+
+/// Refuses a URL with a user name or password in it (`https://user:pass@host`): mssp-token
+/// never sends credentials that way, and a URL is printed in messages and logs. The password
+/// is registered as a secret first, so that no message can show it.
+pub fn refuse_userinfo(url: &Url) -> Result<()> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    if let Some(p) = url.password() {
+        crate::redacted::register(p);
+        if let Ok(decoded) = percent_decoded(p) {
+            crate::redacted::register(&decoded);
+        }
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    Err(usage(format!(
+        "'{}': the URL must not contain a user name or password; remove the 'user:password@' part (mssp-token sends credentials only in request bodies, never in a URL)",
+        printable(shown.as_str())
+    )))
+}
+
+fn percent_decoded(s: &str) -> std::result::Result<String, std::str::Utf8Error> {
+    let bytes: Vec<u8> =
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default();
+    std::str::from_utf8(&bytes).map(str::to_string)
+}
+
+/// `raw` (a URL as typed, perhaps not even valid) without its `user:password@` part, for
+/// messages.
+pub fn without_userinfo(raw: &str) -> String {
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => raw.split_at(i + 3),
+        None => ("", raw),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => raw.to_string(),
+    }
 }
 
 pub fn is_loopback_host(url: &Url) -> bool {
@@ -345,6 +388,38 @@ mod tests {
         assert!(parse_authority_host("http://login.example.com").is_err());
         assert!(parse_authority_host("ftp://x").is_err());
         assert!(parse_authority_host("not a url").is_err());
+    }
+
+    #[test]
+    fn userinfo_is_refused_without_showing_the_password() {
+        for raw in [
+            "http://user:pa55w0rd-CANARY-1@127.0.0.1:8400",
+            "https://user:pa55w0rd-CANARY-1@login.example.com/",
+            "https://:pa55w0rd-CANARY-1@login.example.com",
+            "https://user@login.example.com",
+        ] {
+            let e = parse_authority_host(raw).unwrap_err();
+            let text = e.to_string();
+            assert_eq!(crate::error::exit_code_of(&e), 2, "{text}");
+            assert!(
+                text.contains("must not contain a user name or password"),
+                "{text}"
+            );
+            assert!(!text.contains("pa55w0rd"), "{text}");
+            assert!(
+                !text.contains("//user") && !text.contains("user@"),
+                "{text}"
+            );
+        }
+        // Not even a URL: the message still leaves the password out.
+        let e = parse_authority_host("http://user:pa55w0rd CANARY@127.0.0.1:x").unwrap_err();
+        assert!(!e.to_string().contains("pa55w0rd"), "{e}");
+        assert_eq!(
+            without_userinfo("https://u:p@h.example.com/p@x?q=@"),
+            "https://h.example.com/p@x?q=@"
+        );
+        assert_eq!(without_userinfo("u:p@host/x"), "host/x");
+        assert_eq!(without_userinfo("https://h/x"), "https://h/x");
     }
 
     #[test]

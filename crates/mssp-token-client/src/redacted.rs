@@ -38,9 +38,24 @@ impl std::fmt::Display for SecretString {
     }
 }
 
-static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// A registered secret: the spellings to look for (each also found percent-, form-, JSON- or
+/// HTML-encoded: [`scrub`] searches the text with those layers undone too).
+struct Known {
+    raw: String,
+    /// The value itself, then its base64 spellings.
+    needles: Vec<Vec<u8>>,
+}
 
-/// Remembers a secret value so that [`scrub`] can remove it from printed text.
+static KNOWN: Mutex<Vec<Known>> = Mutex::new(Vec::new());
+
+/// Values up to this length also get their base64 spellings (secrets and passwords; a token
+/// is already printable, and its base64 is not something a server echoes).
+const BASE64_UP_TO: usize = 512;
+
+/// Remembers a secret value so that [`scrub`] can remove it from printed text, in any of the
+/// spellings it takes on the way: as is, form-urlencoded, percent-encoded (either hex case,
+/// twice over too), JSON-escaped, HTML-escaped, and base64 (standard or URL-safe, alone or
+/// inside a longer base64 text such as a Basic authorization).
 /// Very short values (under 8 characters) are not registered: scrubbing them would mangle
 /// ordinary words, and Entra never issues secrets that short.
 pub fn register(value: &str) {
@@ -48,10 +63,46 @@ pub fn register(value: &str) {
         return;
     }
     if let Ok(mut known) = KNOWN.lock() {
-        if !known.iter().any(|k| k == value) {
-            known.push(value.to_string());
+        if !known.iter().any(|k| k.raw == value) {
+            known.push(Known {
+                raw: value.to_string(),
+                needles: needles(value),
+            });
         }
     }
+}
+
+/// Whether `text` holds a registered secret in any spelling [`scrub`] removes.
+pub fn contains_secret(text: &str) -> bool {
+    scrub(text) != text
+}
+
+fn needles(value: &str) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let mut out = vec![value.as_bytes().to_vec()];
+    if value.len() > BASE64_UP_TO {
+        return out;
+    }
+    let n = value.len();
+    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+        // Inside a longer base64 text the value starts 0, 1 or 2 bytes into a 3-byte group;
+        // keep the characters that depend on the value's bits alone.
+        for k in 0..3 {
+            let mut input = vec![0u8; k];
+            input.extend_from_slice(value.as_bytes());
+            let encoded = engine.encode(&input);
+            let from = (8 * k).div_ceil(6);
+            let to = (8 * (k + n) / 6).min(encoded.len());
+            if to >= from + 8 {
+                let needle = encoded.as_bytes()[from..to].to_vec();
+                if !out.contains(&needle) {
+                    out.push(needle);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Makes text safe for a terminal: secrets scrubbed, and control characters (escape
@@ -69,17 +120,262 @@ pub fn for_terminal(text: &str) -> String {
         .collect()
 }
 
-/// Replaces every registered secret in `text` with `(redacted)`.
+/// Replaces every registered secret in `text`, in every spelling, with `(redacted)`. A
+/// spelling cut short by the end of the text or by '…' (a shortened message) is removed too,
+/// once 8 characters of it are there.
 pub fn scrub(text: &str) -> String {
-    let mut out = text.to_string();
-    if let Ok(known) = KNOWN.lock() {
-        for secret in known.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "(redacted)");
+    let Ok(known) = KNOWN.lock() else {
+        return text.to_string();
+    };
+    if known.is_empty() {
+        return text.to_string();
+    }
+    // The text as is, then with one and two layers of encoding undone (each kind on its own,
+    // and each kind over each); every position maps back to the text.
+    let mut views = vec![View::of(text.as_bytes())];
+    let mut layer = 0..1;
+    for _ in 0..DEPTH {
+        let from = views.len();
+        for i in layer.clone() {
+            for kind in Encoding::ALL {
+                if let Some(v) = decoded(&views[i], kind) {
+                    if !views.iter().any(|w| w.bytes == v.bytes) {
+                        views.push(v);
+                    }
+                }
+            }
+        }
+        layer = from..views.len();
+    }
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for k in known.iter() {
+        for needle in &k.needles {
+            for v in &views {
+                v.find(needle, &mut cuts);
             }
         }
     }
-    out
+    if cuts.is_empty() {
+        return text.to_string();
+    }
+    cuts.sort_unstable();
+    let t = text.as_bytes();
+    let mut out = Vec::with_capacity(t.len());
+    let mut at = 0;
+    for (from, to) in cuts {
+        if to <= at {
+            continue;
+        }
+        let from = from.max(at);
+        out.extend_from_slice(&t[at..from]);
+        out.extend_from_slice(b"(redacted)");
+        at = to;
+    }
+    out.extend_from_slice(&t[at..]);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Layers of encoding undone: a form body percent-encoded again, a form body inside JSON...
+const DEPTH: usize = 2;
+/// Characters of a spelling that must be there when the text ends or is cut short.
+const MIN_PARTIAL: usize = 8;
+
+/// A spelling of the text: its bytes, and where each byte (and the end) starts in the text.
+struct View {
+    bytes: Vec<u8>,
+    origin: Vec<usize>,
+}
+
+impl View {
+    fn of(t: &[u8]) -> View {
+        View {
+            bytes: t.to_vec(),
+            origin: (0..=t.len()).collect(),
+        }
+    }
+
+    /// Adds the text ranges of every occurrence of `needle`, and of a start of it cut short.
+    fn find(&self, needle: &[u8], cuts: &mut Vec<(usize, usize)>) {
+        let hay = &self.bytes;
+        let mut from = 0;
+        while let Some(i) = find_bytes(&hay[from..], needle) {
+            let s = from + i;
+            cuts.push((self.origin[s], self.origin[s + needle.len()]));
+            from = s + 1;
+        }
+        if needle.len() <= MIN_PARTIAL {
+            return;
+        }
+        // Cut short: the text, or a part of it ending in '…', ends with a start of the needle.
+        let stops = hay
+            .windows(ELLIPSIS.len())
+            .enumerate()
+            .filter(|(_, w)| *w == ELLIPSIS)
+            .map(|(i, _)| i)
+            .chain(std::iter::once(hay.len()));
+        for stop in stops {
+            let earliest = (stop + 1).saturating_sub(needle.len());
+            for s in earliest..=stop.saturating_sub(MIN_PARTIAL) {
+                if stop - s >= MIN_PARTIAL && needle.starts_with(&hay[s..stop]) {
+                    cuts.push((self.origin[s], self.origin[stop]));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+const ELLIPSIS: &[u8] = "…".as_bytes();
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        let j = hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)?;
+        i += j;
+        if &hay[i..i + needle.len()] == needle {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The encodings a secret may come back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// `%HH`, and `+` for a space (application/x-www-form-urlencoded).
+    Form,
+    /// `%HH` alone (a '+' stays a '+').
+    Percent,
+    /// JSON's backslash escapes and `\uXXXX`.
+    Json,
+    /// HTML's `&amp;`-style and `&#N;` entities.
+    Html,
+}
+
+impl Encoding {
+    const ALL: [Encoding; 4] = [
+        Encoding::Form,
+        Encoding::Percent,
+        Encoding::Json,
+        Encoding::Html,
+    ];
+
+    fn marks(self) -> &'static [u8] {
+        match self {
+            Encoding::Form => b"%+",
+            Encoding::Percent => b"%",
+            Encoding::Json => b"\\",
+            Encoding::Html => b"&",
+        }
+    }
+}
+
+/// `v` with one layer of `kind` undone; None if nothing changed.
+fn decoded(v: &View, kind: Encoding) -> Option<View> {
+    let t = &v.bytes;
+    if !t.iter().any(|b| kind.marks().contains(b)) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(t.len());
+    let mut origin = Vec::with_capacity(t.len() + 1);
+    let mut changed = false;
+    let mut i = 0;
+    while i < t.len() {
+        let (out, used) = match decode_one(t, i, kind) {
+            Some(d) => {
+                changed = true;
+                d
+            }
+            None => (vec![t[i]], 1),
+        };
+        for b in out {
+            bytes.push(b);
+            origin.push(v.origin[i]);
+        }
+        i += used;
+    }
+    origin.push(v.origin[t.len()]);
+    changed.then_some(View { bytes, origin })
+}
+
+/// The bytes one escape of `kind` at `i` stands for, and its length; None if there is none.
+fn decode_one(t: &[u8], i: usize, kind: Encoding) -> Option<(Vec<u8>, usize)> {
+    let rest = &t[i..];
+    match (rest[0], kind) {
+        (b'%', Encoding::Form | Encoding::Percent) => {
+            hex(rest.get(1..3)?).map(|v| (vec![v as u8], 3))
+        }
+        (b'+', Encoding::Form) => Some((vec![b' '], 1)),
+        (b'\\', Encoding::Json) => {
+            let short = match *rest.get(1)? {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                b'/' => b'/',
+                b'b' => 0x08,
+                b'f' => 0x0c,
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                b'u' => {
+                    let unit = hex(rest.get(2..6)?)?;
+                    if (0xD800..0xDC00).contains(&unit) && rest.get(6..8) == Some(b"\\u") {
+                        if let Some(low) = rest.get(8..12).and_then(hex) {
+                            let c = char::decode_utf16([unit as u16, low as u16]).next()?.ok()?;
+                            return Some((c.to_string().into_bytes(), 12));
+                        }
+                    }
+                    let c = char::from_u32(unit)?;
+                    return Some((c.to_string().into_bytes(), 6));
+                }
+                _ => return None,
+            };
+            Some((vec![short], 2))
+        }
+        (b'&', Encoding::Html) => {
+            for (name, b) in [
+                (&b"&amp;"[..], b'&'),
+                (b"&lt;", b'<'),
+                (b"&gt;", b'>'),
+                (b"&quot;", b'"'),
+                (b"&apos;", b'\''),
+            ] {
+                if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
+                    return Some((vec![b], name.len()));
+                }
+            }
+            let (radix, at) = match rest.get(1..3)? {
+                [b'#', b'x'] | [b'#', b'X'] => (16, 3),
+                [b'#', _] => (10, 2),
+                _ => return None,
+            };
+            let len = rest[at..]
+                .iter()
+                .take(8)
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            if len == 0 || rest.get(at + len) != Some(&b';') {
+                return None;
+            }
+            let digits = std::str::from_utf8(&rest[at..at + len]).ok()?;
+            let c = char::from_u32(u32::from_str_radix(digits, radix).ok()?)?;
+            Some((c.to_string().into_bytes(), at + len + 1))
+        }
+        _ => None,
+    }
+}
+
+fn hex(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 #[cfg(test)]
@@ -101,5 +397,78 @@ mod tests {
             scrub("failed with another-canary-98765 inside"),
             "failed with (redacted) inside"
         );
+    }
+
+    /// Every way a form body, JSON, HTML or base64 can spell a secret.
+    #[test]
+    fn scrub_removes_encoded_spellings() {
+        let secret = "tilde~plus+slash/ space&amp%pct\"quote-CANARY-e5c1";
+        let _s = SecretString::new(secret);
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let pct = |upper: bool| -> String {
+            secret
+                .bytes()
+                .map(|b| match b {
+                    _ if b.is_ascii_alphanumeric() => (b as char).to_string(),
+                    _ if upper => format!("%{b:02X}"),
+                    _ => format!("%{b:02x}"),
+                })
+                .collect()
+        };
+        let (pct_upper, pct_lower) = (pct(true), pct(false));
+        let every_byte: String = secret.bytes().map(|b| format!("%{b:02x}")).collect();
+        let json = serde_json::to_string(secret).unwrap();
+        let json_u: String = secret
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let form_in_json = serde_json::to_string(&format!("client_secret={form}&x=1")).unwrap();
+        let twice: String = url::form_urlencoded::byte_serialize(form.as_bytes()).collect();
+        let html = secret.replace('&', "&amp;").replace('"', "&quot;");
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("b64a329e-a098-404b-99fd-26066cccda7e:{secret}"));
+        for spelled in [
+            secret.to_string(),
+            form.clone(),
+            pct_upper,
+            pct_lower,
+            every_byte,
+            json,
+            json_u,
+            form_in_json,
+            twice,
+            html,
+            b64,
+            b64url,
+            basic,
+        ] {
+            let text = format!("the server said: client_secret={spelled}&grant_type=x");
+            let out = scrub(&text);
+            assert!(out.contains("(redacted)"), "{spelled} -> {out}");
+            assert!(!out.contains("CANARY"), "{spelled} -> {out}");
+            assert!(!out.contains("space"), "{spelled} -> {out}");
+            assert!(
+                out.ends_with("grant_type=x") || out.ends_with("grant_type=x\""),
+                "{out}"
+            );
+        }
+        // Cut short by a shortened message, or by the end of the text.
+        let out = scrub(&format!("said: {}…", &form[..20]));
+        assert_eq!(out, "said: (redacted)…");
+        let out = scrub(&format!("said: {}", &form[..20]));
+        assert_eq!(out, "said: (redacted)");
+        // Ordinary text is left alone.
+        let plain = "AADSTS7000215: Invalid client secret provided. 100% sure & \\\"quoted\\\" +1";
+        assert_eq!(scrub(plain), plain);
+    }
+
+    #[test]
+    fn hostile_text_stays_fast_and_intact() {
+        let _s = SecretString::new("%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%x");
+        let text = "%25".repeat(5000) + &"\\u0025".repeat(2000) + " end";
+        assert_eq!(scrub(&text), text);
     }
 }

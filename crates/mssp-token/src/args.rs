@@ -6,7 +6,8 @@ use crate::cli::{self, ApiArg, CloudArg, IdentityArgs};
 use anyhow::Result;
 use mssp_token_client::apis::ApiTarget;
 use mssp_token_client::authority::{
-    is_loopback_host, parse_authority_host, parse_client_id, printable, Authority, Cloud, Tenant,
+    is_loopback_host, parse_authority_host, parse_client_id, printable, refuse_userinfo,
+    without_userinfo, Authority, Cloud, Tenant,
 };
 use mssp_token_client::credentials::{secret, Certificate, Credential, FederatedToken};
 use mssp_token_client::error::{at, usage};
@@ -112,7 +113,7 @@ pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> R
         mssp_token_client::warn!(
             "{} does not record where its token came from (saved by an older mssp-token); refreshing at {} (from --authority/--cloud); the file records it from now on",
             file.display(),
-            printable(&host)
+            printable(&without_userinfo(&host))
         );
         return Ok(());
     };
@@ -259,8 +260,12 @@ pub fn http(ca_file: Option<&Path>) -> Result<Http> {
 /// `--base-url`: https, or http on loopback only.
 pub fn base_url(given: Option<&str>) -> Result<Option<Url>> {
     let Some(b) = given else { return Ok(None) };
-    let u = Url::parse(b.trim())
-        .map_err(|e| usage(format!("--base-url '{}' is not a URL ({e})", printable(b))))?;
+    let u = Url::parse(b.trim()).map_err(|e| {
+        usage(format!(
+            "--base-url '{}' is not a URL ({e})",
+            printable(&without_userinfo(b))
+        ))
+    })?;
     mssp_token_client::flows::pager::check_scheme(&u, "--base-url")?;
     Ok(Some(u))
 }
@@ -274,12 +279,14 @@ pub fn shard(given: Option<&str>) -> Result<Option<(usize, usize)>> {
 
 /// `--redirect-uri` and `--port`: a loopback listener (http on localhost) or paste mode.
 pub fn redirect_plan(redirect_uri: &str, port: Option<u16>) -> Result<RedirectPlan> {
+    let shown = without_userinfo(redirect_uri);
     let url = Url::parse(redirect_uri.trim()).map_err(|e| {
         usage(format!(
             "--redirect-uri '{}' is not a valid URL ({e}); expected e.g. http://localhost/SiemMsspConnector",
-            printable(redirect_uri)
+            printable(&shown)
         ))
     })?;
+    refuse_userinfo(&url).map_err(|e| at("--redirect-uri", e))?;
     if url.fragment().is_some() {
         return Err(usage(
             "--redirect-uri must not contain a #fragment (Entra refuses it)",
@@ -288,7 +295,7 @@ pub fn redirect_plan(redirect_uri: &str, port: Option<u16>) -> Result<RedirectPl
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(usage(format!(
             "--redirect-uri '{}' must be an http://localhost/... or https://... address",
-            printable(redirect_uri)
+            printable(&shown)
         )));
     }
     let loopback = url.scheme() == "http" && is_loopback_host(&url);
@@ -296,7 +303,7 @@ pub fn redirect_plan(redirect_uri: &str, port: Option<u16>) -> Result<RedirectPl
         if port.is_some() {
             return Err(usage(format!(
                 "--port only applies to an http://localhost redirect URI; '{}' is not one (paste mode)",
-                printable(redirect_uri)
+                printable(&shown)
             )));
         }
         return Ok(RedirectPlan {
@@ -353,6 +360,9 @@ mod tests {
         assert!(redirect_plan("http://[::1]/cb", None).is_err());
         assert!(redirect_plan("https://x.example.com/cb", Some(8400)).is_err());
         assert!(redirect_plan("ftp://x/cb", None).is_err());
+        let e = redirect_plan("http://u:pw-0123456789@localhost/cb", None).unwrap_err();
+        assert!(e.to_string().starts_with("--redirect-uri '"), "{e}");
+        assert!(!e.to_string().contains("pw-0123456789"), "{e}");
     }
 
     #[test]

@@ -36,6 +36,8 @@ impl EntraClient {
     /// The authorize URL: PKCE S256, a random state, the target, prompt and hints.
     pub fn authorize_url(&self, req: &AuthorizeRequest<'_>) -> Result<Authorization> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        // The verifier redeems the code: scrubbed like a secret should a server echo it.
+        crate::redacted::register(verifier.secret());
         let client = self.oauth(req.target.version(), Some(req.redirect_uri))?;
         let mut auth = client
             .authorize_url(CsrfToken::new_random)

@@ -116,7 +116,10 @@ pub async fn call(http: &Http, token: &str, req: &ApiCall) -> Result<Option<Valu
     Ok(merged)
 }
 
+/// An API URL (a base or a full URL): https, or plain http on loopback only, and never a
+/// user name or password in it.
 pub fn check_scheme(u: &Url, what: &str) -> Result<()> {
+    crate::authority::refuse_userinfo(u).map_err(|e| crate::error::at(what, e))?;
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(u) => Ok(()),
@@ -130,8 +133,12 @@ pub fn check_scheme(u: &Url, what: &str) -> Result<()> {
 pub fn target_url(base: &Url, path: &str) -> Result<Url> {
     let path = path.trim();
     if path.starts_with("https://") || path.starts_with("http://") {
-        let u = Url::parse(path)
-            .map_err(|e| usage(format!("'{}' is not a URL ({e})", printable(path))))?;
+        let u = Url::parse(path).map_err(|e| {
+            usage(format!(
+                "'{}' is not a URL ({e})",
+                printable(&crate::authority::without_userinfo(path))
+            ))
+        })?;
         check_scheme(&u, "the URL")?;
         return Ok(u);
     }
@@ -227,5 +234,12 @@ mod tests {
         );
         assert!(target_url(&b, "api/alerts").is_err());
         assert!(target_url(&b, "http://evil.example.com/api").is_err());
+        let e = target_url(&b, "https://u:secret-pw-123@api.example.com/api").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("must not contain a user name or password"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secret-pw"), "{e}");
     }
 }

@@ -2,9 +2,11 @@
 //! failure, gets a secret holding CANARY (from the environment, a file and stdin; a PFX
 //! password; a federated token), and the canary must never show up in stdout, stderr, any file
 //! mssp-token writes (token files, the onboard report, the token cache), the command line of
-//! mssp-token or of the browser it starts, or the browser's environment when the secret did not
-//! come from the environment. Tokens and codes must not show up on stderr either: they belong
-//! on stdout and in --save files only.
+//! mssp-token or of the browser it starts, or the environment of the browser or of the system's
+//! opener (xdg-open and kin, with no $BROWSER), wherever the secret came from. A server that
+//! echoes the request back gets no spelling of it printed (form-, percent-, JSON-, HTML-encoded,
+//! base64), and a URL with a password in it is refused without printing the password. Tokens
+//! and codes must not show up on stderr either: they belong on stdout and in --save files only.
 //!
 //! Each test gathers every leak it finds and reports them together.
 
@@ -495,7 +497,8 @@ fn success_with(source: Source, sb: &Sandbox, api: &str, root: &Path, leaks: &Le
         format!("login, secret from {tag}"),
         c,
         stdin,
-        Some((&probe, source != Source::Env)),
+        // The browser's environment never holds the secret, wherever it came from.
+        Some((&probe, true)),
     );
     leaks.check_run(&s, 0);
     if s.browser_argv.is_none() {
@@ -665,12 +668,18 @@ fn failure_run(
             c = login_cmd(&authority, CONTOSO, &out, &probe);
             // With the wrong secret the browser signs in and the code exchange fails.
             if failing == Failing::WrongSecret {
-                browser = Some((probe.as_path(), source != Source::Env));
+                browser = Some((probe.as_path(), true));
             }
         }
         "refresh" => {
+            // The file says where its token came from, and refresh goes back there: the
+            // unreachable host is the one the file records.
             let copy = out.join("refresh.json");
-            std::fs::copy(saved_login, &copy).unwrap();
+            let mut saved: Value = serde_json::from_str(&read(saved_login)).unwrap();
+            if saved.get("authority").is_some() {
+                saved["authority"] = Value::String(authority.clone());
+            }
+            std::fs::write(&copy, saved.to_string()).unwrap();
             c = mssp("refresh", &out);
             c.arg("--from").arg(&copy).args(["--authority", &authority]);
         }
@@ -711,6 +720,7 @@ fn failure_run(
         }
         other => unreachable!("{other}"),
     }
+    let refresh_before = read(&out.join("refresh.json"));
     let stdin = give_secret(&mut c, source, secret, &inputs);
     let s = watch(label.clone(), c, stdin, browser);
     leaks.check_run(&s, expected);
@@ -726,7 +736,7 @@ fn failure_run(
     tokens.extend(code_from_browser_log(&probe));
     leaks.check_tokens_not_on_stderr(&s, &tokens);
     match cmd {
-        "refresh" if read(&out.join("refresh.json")) != read(saved_login) => {
+        "refresh" if read(&out.join("refresh.json")) != refresh_before => {
             leaks.add(format!("[{label}] the token file changed on failure"));
         }
         "onboard" if !read(&out.join("report.ndjson")).contains("\"status\":\"failed\"") => {
@@ -968,4 +978,542 @@ fn the_client_secret_flag_warns_and_is_still_scrubbed() {
     );
     assert!(!s.stderr.contains(CANARY), "{}", s.stderr);
     assert!(s.stdout.is_empty());
+}
+
+// ---- The system opener (no $BROWSER), encoded echoes, passwords in URLs ----
+
+/// Every openers' name the tool or a browser library might try, as one stand-in that records
+/// its environment and argv in $OPENER_DUMP, then behaves like a person at a browser.
+fn fake_openers(bin: &Path) {
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_browser.py");
+    let script = format!(
+        "#!/bin/sh\nname=$(basename \"$0\")\nenv > \"$OPENER_DUMP/$name.$$.env\"\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OPENER_DUMP/$name.$$.argv\"\nexec python3 {} \"$@\"\n",
+        fake.display()
+    );
+    for name in [
+        "xdg-open",
+        "x-www-browser",
+        "www-browser",
+        "sensible-browser",
+        "gio",
+        "gvfs-open",
+        "gnome-open",
+        "kde-open",
+        "kde-open5",
+        "exo-open",
+        "wslview",
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, &script).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    // No desktop's settings to consult.
+    let p = bin.join("xdg-settings");
+    std::fs::write(&p, "#!/bin/sh\nexit 1\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn the_system_browser_opener_gets_no_secret() {
+    let root = tempfile::tempdir().unwrap();
+    let sb = canary_sandbox(root.path());
+    let (bin, dump, out) = (
+        root.path().join("bin"),
+        root.path().join("dump"),
+        root.path().join("out"),
+    );
+    for d in [&bin, &dump, &out] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    fake_openers(&bin);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = mssp("login", &out);
+    c.args([
+        "--authority",
+        &sb.authority(),
+        "--tenant",
+        CONTOSO,
+        "--client-id",
+        CLIENT,
+    ])
+    .args(["--wait", "20", "-o", "json"])
+    // No $BROWSER, no --browser-command: the system default, on a display.
+    .env_remove("BROWSER")
+    .env_remove("XDG_CURRENT_DESKTOP")
+    .env_remove("DESKTOP_SESSION")
+    .env_remove("KDE_FULL_SESSION")
+    .env("DISPLAY", ":99")
+    .env("PATH", path)
+    .env("OPENER_DUMP", &dump)
+    .env("FAKE_BROWSER_LOG", dump.join("browser.log"))
+    // Every credential variable there is, and the secret under a name that does not say so.
+    .env("AZURE_CLIENT_SECRET", GOOD_SECRET)
+    .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", PFX_PASSWORD)
+    .env("AZURE_FEDERATED_TOKEN", format!("fed-{CANARY}-token"))
+    .env("MSSP_TOKEN_PASSPHRASE", format!("pass-{CANARY}-phrase"))
+    .env("DEPLOY_SETTING_7", GOOD_SECRET);
+    let s = watch("login with the system opener".into(), c, None, None);
+    let leaks = Leaks::default();
+    leaks.check_run(&s, 0);
+    let dumps: Vec<PathBuf> = files_under(&dump)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "env"))
+        .collect();
+    if dumps.is_empty() {
+        leaks.add(format!("no system opener was started:\n{}", s.stderr));
+    }
+    for env_file in &dumps {
+        let env = read(env_file);
+        let name = env_file.file_name().unwrap().to_string_lossy().into_owned();
+        if env.contains(CANARY) {
+            let lines: Vec<&str> = env.lines().filter(|l| l.contains(CANARY)).collect();
+            leaks.add(format!(
+                "[{name}] the opener's environment holds secrets: {lines:?}"
+            ));
+        }
+        for kept in ["PATH=", "DISPLAY=:99", "FAKE_BROWSER_LOG="] {
+            if !env.lines().any(|l| l.starts_with(kept)) {
+                leaks.add(format!("[{name}] the opener lost {kept}"));
+            }
+        }
+        let argv = read(&env_file.with_extension("argv"));
+        if argv.contains(CANARY) || !argv.lines().last().is_some_and(|a| a.starts_with("http")) {
+            leaks.add(format!("[{name}] the opener got more than the URL: {argv}"));
+        }
+    }
+    let log = browser_log(&dump.join("browser.log"));
+    if step(&log, "landed").is_none_or(|l| l["status"] != 200) {
+        leaks.add(format!("the sign-in did not land: {log:?}"));
+    }
+    leaks.check_files("opener's record", &dump);
+    leaks.assert_none("the system opener");
+}
+
+/// A secret with every character that encoders change.
+const WEIRD_SECRET: &str = "w~CANARY-7f3a9c+/ &%\"q=1;\\x";
+
+/// The spellings of `secret` a server's echo could carry.
+fn spellings(secret: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine;
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let pct = |upper: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                    (b as char).to_string()
+                }
+                _ if upper => format!("%{b:02X}"),
+                _ => format!("%{b:02x}"),
+            })
+            .collect()
+    };
+    let json = serde_json::to_string(secret).unwrap();
+    let json_form = serde_json::to_string(&form).unwrap();
+    vec![
+        ("as is", secret.to_string()),
+        ("form-encoded", form.clone()),
+        ("percent-encoded", pct(true)),
+        ("percent-encoded, lower-case", pct(false)),
+        ("JSON-escaped", json[1..json.len() - 1].to_string()),
+        (
+            "form-encoded in JSON",
+            json_form[1..json_form.len() - 1].to_string(),
+        ),
+        (
+            "base64",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+        ),
+        (
+            "base64url",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        ),
+    ]
+}
+
+impl Leaks {
+    /// No spelling of `secret`, and no request field's value, in `text`.
+    fn check_echo(&self, label: &str, what: &str, text: &str, secret: &str) {
+        for (how, spelled) in spellings(secret) {
+            if text.contains(&spelled) {
+                self.add(format!("[{label}] the secret, {how}, is in {what}: {text}"));
+            }
+        }
+        if text.contains(CANARY) {
+            self.add(format!("[{label}] the canary is in {what}: {text}"));
+        }
+        // Whatever the echo carried: the code, the PKCE verifier, a refresh token, an assertion.
+        for field in [
+            "client_secret=",
+            "code=",
+            "code_verifier=",
+            "refresh_token=",
+            "client_assertion=",
+        ] {
+            for (at, _) in text.match_indices(field) {
+                let value = &text[at + field.len()..];
+                let end = value.find(['&', '"', ' ', '\n']).unwrap_or(value.len());
+                if end > 0 && !value.starts_with("(redacted)") {
+                    self.add(format!(
+                        "[{label}] {field}{} in {what}",
+                        &value[..end.min(40)]
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Token endpoints that echo the request body back: in Entra's error_description, in the error
+/// name, in an HTML page's title, in a redirect's Location.
+fn echo_specs() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "JSON error_description",
+            json!({"status": 401, "body": "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret provided. You sent: {request_body}\\r\\nTrace ID: t\",\"error_codes\":[7000215]}"}),
+        ),
+        (
+            "JSON error",
+            json!({"status": 400, "body": "{\"error\":\"{request_body}\",\"error_codes\":[9002313]}"}),
+        ),
+        (
+            "HTML title",
+            json!({"status": 400, "headers": {"Content-Type": "text/html"}, "body": "<html><head><title>Bad request: {request_body}</title></head><body>no</body></html>"}),
+        ),
+        (
+            "redirect Location",
+            json!({"status": 302, "headers": {"Location": "https://login.example.com/landing?{request_body}"}, "body": ""}),
+        ),
+    ]
+}
+
+#[test]
+fn a_server_echoing_the_request_never_gets_a_spelling_of_the_secret_printed() {
+    let root = tempfile::tempdir().unwrap();
+    let sb = canary_sandbox(root.path());
+    let authority = sb.authority();
+    let leaks = Leaks::default();
+    // A saved sign-in to refresh (made with the sandbox's secret, before any tampering).
+    let setup = root.path().join("setup");
+    std::fs::create_dir_all(&setup).unwrap();
+    let saved = setup.join("login.json");
+    let mut c = mssp("login", &setup);
+    c.args(["--authority", &authority, "--tenant", CONTOSO])
+        .args(["--client-id", CLIENT, "--wait", "20", "-o", "raw", "--save"])
+        .arg(&saved)
+        .env("AZURE_CLIENT_SECRET", GOOD_SECRET)
+        .env("BROWSER", support::fake_browser())
+        .env("FAKE_BROWSER_LOG", setup.join("browser.log"));
+    let s = support::run(&mut c);
+    assert_eq!(s.code, 0, "setup login: {}", s.stderr);
+
+    for (i, (shape, spec)) in echo_specs().into_iter().enumerate() {
+        for cmd in ["token", "onboard", "login", "refresh"] {
+            let label = format!("{cmd}, echo in the {shape}");
+            let out = root.path().join(format!("out-{i}-{cmd}"));
+            std::fs::create_dir_all(&out).unwrap();
+            let mut c = mssp(cmd, &out);
+            c.args(["--authority", &authority]);
+            let mut expected = vec![3, 6];
+            match cmd {
+                "token" => {
+                    c.args(["--tenant", CONTOSO, "--client-id", CLIENT, "--no-cache"]);
+                }
+                "onboard" => {
+                    let tenants = out.join("tenants.txt");
+                    std::fs::write(&tenants, format!("{CONTOSO}\n")).unwrap();
+                    c.args(["--client-id", CLIENT, "--tenants"])
+                        .arg(&tenants)
+                        .arg("--report")
+                        .arg(out.join("report.ndjson"));
+                    expected = vec![8];
+                }
+                "login" => {
+                    c.args(["--tenant", CONTOSO, "--client-id", CLIENT, "--wait", "20"])
+                        .env("BROWSER", support::fake_browser())
+                        .env("FAKE_BROWSER_LOG", out.join("browser.log"));
+                }
+                "refresh" => {
+                    let copy = out.join("refresh.json");
+                    std::fs::copy(&saved, &copy).unwrap();
+                    c.arg("--from").arg(&copy);
+                }
+                _ => unreachable!(),
+            }
+            c.env("AZURE_CLIENT_SECRET", WEIRD_SECRET);
+            // Every try of this run meets the echo (a redirect may be followed or retried).
+            sb.tamper({
+                let mut spec = spec.clone();
+                spec["count"] = 20.into();
+                spec
+            });
+            let s = watch(label.clone(), c, None, None);
+            sb.tamper(serde_json::json!({"clear": true}));
+            if !expected.contains(&s.code) {
+                leaks.add(format!(
+                    "[{label}] exit {}, expected one of {expected:?}: {}",
+                    s.code, s.stderr
+                ));
+            }
+            leaks.check_echo(&label, "stderr", &s.stderr, WEIRD_SECRET);
+            leaks.check_echo(&label, "stdout", &s.stdout, WEIRD_SECRET);
+            for f in files_under(&out) {
+                if f.extension().is_some_and(|e| e == "txt" || e == "log") {
+                    continue;
+                }
+                let what = format!("the file {}", f.display());
+                leaks.check_echo(&label, &what, &read(&f), WEIRD_SECRET);
+            }
+        }
+    }
+    leaks.assert_none("echoed requests");
+}
+
+#[test]
+fn a_url_with_a_password_is_refused_without_printing_it() {
+    let root = tempfile::tempdir().unwrap();
+    let sb = canary_sandbox(root.path());
+    let out = root.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let port = url::Url::parse(&sb.authority()).unwrap().port().unwrap();
+    let password = format!("pw-{CANARY}-x");
+    let with_pw = |scheme_host: &str| {
+        let (scheme, rest) = scheme_host.split_once("://").unwrap();
+        format!("{scheme}://mssp:{password}@{rest}")
+    };
+    let local = with_pw(&format!("http://127.0.0.1:{port}"));
+    let saved = out.join("saved.json");
+    std::fs::write(
+        &saved,
+        serde_json::json!({"token_type": "Bearer", "access_token": "x.y.z",
+            "refresh_token": format!("rt-{}", "r".repeat(40)), "tenant_id": CONTOSO_ID,
+            "client_id": CLIENT, "expires_in": 3599, "expires_on": 1_900_000_000u64,
+            "expires_at": "2030-03-17T17:46:40Z",
+            "resource": "https://api.securitycenter.microsoft.com", "endpoint": "v1"})
+        .to_string(),
+    )
+    .unwrap();
+    let tenants = out.join("tenants.toml");
+    std::fs::write(
+        &tenants,
+        format!(
+            "[[tenant]]\ntenant = \"{CONTOSO}\"\nprobe = \"{}/api/alerts\"\n",
+            with_pw("https://api.securitycenter.microsoft.com")
+        ),
+    )
+    .unwrap();
+    let identity = ["--tenant", CONTOSO, "--client-id", CLIENT];
+    let mut runs: Vec<(String, Command)> = Vec::new();
+    let mut add = |label: &str, args: Vec<String>, env: Option<(&str, String)>| {
+        let mut c = support::clean_cmd(&out.join("cache"));
+        c.args(&args).env("AZURE_CLIENT_SECRET", GOOD_SECRET);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        runs.push((label.to_string(), c));
+    };
+    let v = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let with = |base: &[&str], extra: &[&str]| {
+        let mut a = v(base);
+        a.extend(v(extra));
+        a
+    };
+    add(
+        "token --authority",
+        with(&["token", "--authority", &local], &identity),
+        None,
+    );
+    add(
+        "token, AZURE_AUTHORITY_HOST",
+        with(&["token"], &identity),
+        Some(("AZURE_AUTHORITY_HOST", local.clone())),
+    );
+    add(
+        "login --authority",
+        with(&["login", "--no-browser", "--authority", &local], &identity),
+        None,
+    );
+    add(
+        "consent --authority",
+        with(
+            &[
+                "consent",
+                "--authority",
+                &with_pw("https://login.microsoftonline.com"),
+            ],
+            &identity,
+        ),
+        None,
+    );
+    add(
+        "refresh --authority",
+        vec![
+            "refresh".into(),
+            "--from".into(),
+            saved.display().to_string(),
+            "--authority".into(),
+            local.clone(),
+        ],
+        None,
+    );
+    add(
+        "api --base-url",
+        with(
+            &[
+                "api",
+                "/api/alerts",
+                "--authority",
+                &sb.authority(),
+                "--base-url",
+                &local,
+            ],
+            &identity,
+        ),
+        None,
+    );
+    add(
+        "api with a full URL",
+        with(
+            &[
+                "api",
+                &format!("{local}/api/alerts"),
+                "--authority",
+                &sb.authority(),
+            ],
+            &identity,
+        ),
+        None,
+    );
+    add(
+        "onboard --base-url",
+        vec![
+            "onboard".into(),
+            "--tenants".into(),
+            tenants.display().to_string(),
+            "--client-id".into(),
+            CLIENT.into(),
+            "--authority".into(),
+            sb.authority(),
+            "--base-url".into(),
+            local.clone(),
+        ],
+        None,
+    );
+    add(
+        "login --redirect-uri",
+        with(
+            &[
+                "login",
+                "--no-browser",
+                "--authority",
+                &sb.authority(),
+                "--redirect-uri",
+                &with_pw("http://localhost/SiemMsspConnector"),
+            ],
+            &identity,
+        ),
+        None,
+    );
+    add(
+        "consent --listen --redirect-uri",
+        with(
+            &[
+                "consent",
+                "--listen",
+                "--no-browser",
+                "--authority",
+                &sb.authority(),
+                "--redirect-uri",
+                &with_pw("http://localhost/SiemMsspConnector"),
+            ],
+            &identity,
+        ),
+        None,
+    );
+    add(
+        "--authority that is not even a URL",
+        with(
+            &["token", "--authority", &format!("{local}:notaport")],
+            &identity,
+        ),
+        None,
+    );
+    let leaks = Leaks::default();
+    for (label, c) in runs {
+        // (The password is in mssp-token's own command line: the user put it there.)
+        let s = watch(label.clone(), c, None, None);
+        if s.code != 2 {
+            leaks.add(format!(
+                "[{label}] exit {}, expected 2: {}",
+                s.code, s.stderr
+            ));
+        }
+        for (what, text) in [("stderr", &s.stderr), ("stdout", &s.stdout)] {
+            if text.contains(CANARY) {
+                leaks.add(format!("[{label}] the password is in {what}: {text}"));
+            }
+        }
+        if !s.stdout.is_empty() {
+            leaks.add(format!("[{label}] stdout: {}", s.stdout));
+        }
+        if label != "--authority that is not even a URL"
+            && !s
+                .stderr
+                .contains("must not contain a user name or password")
+        {
+            leaks.add(format!(
+                "[{label}] the refusal does not say why: {}",
+                s.stderr
+            ));
+        }
+    }
+    // A probe URL in a tenants file: that tenant fails (exit 8), its report line says why, and
+    // nothing shows the password.
+    let mut c = support::clean_cmd(&out.join("cache"));
+    c.args(["onboard", "--tenants"])
+        .arg(&tenants)
+        .args([
+            "--client-id",
+            CLIENT,
+            "--authority",
+            &sb.authority(),
+            "--report",
+        ])
+        .arg(out.join("report.ndjson"))
+        .env("AZURE_CLIENT_SECRET", GOOD_SECRET);
+    let s = watch("onboard, probe URL with a password".into(), c, None, None);
+    let report = read(&out.join("report.ndjson"));
+    if !(s.code == 2 || s.code == 8) {
+        leaks.add(format!("[{}] exit {}: {}", s.label, s.code, s.stderr));
+    }
+    if !(s
+        .stderr
+        .contains("must not contain a user name or password")
+        || report.contains("must not contain a user name or password"))
+    {
+        leaks.add(format!("[{}] not refused: {}\n{report}", s.label, s.stderr));
+    }
+    for (what, text) in [
+        ("stderr", &s.stderr),
+        ("stdout", &s.stdout),
+        ("report", &report),
+    ] {
+        if text.contains(CANARY) {
+            leaks.add(format!("[{}] the password is in {what}", s.label));
+        }
+    }
+    leaks.assert_none("passwords in URLs");
 }
