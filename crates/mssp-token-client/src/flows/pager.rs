@@ -119,7 +119,14 @@ pub async fn call(http: &Http, token: &str, req: &ApiCall) -> Result<Option<Valu
 /// An API URL (a base or a full URL): https, or plain http on loopback only, and never a
 /// user name or password in it.
 pub fn check_scheme(u: &Url, what: &str) -> Result<()> {
-    crate::authority::refuse_userinfo(u).map_err(|e| crate::error::at(what, e))?;
+    crate::authority::refuse_userinfo(u).map_err(|e| {
+        // A flag's name is worth adding; "the URL" would only repeat the message.
+        if what.starts_with("--") {
+            crate::error::at(what, e)
+        } else {
+            e
+        }
+    })?;
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(u) => Ok(()),
