@@ -115,6 +115,11 @@ fn an_unknown_tenant_gets_90002() {
 fn the_cache_serves_a_fresh_token_without_the_network() {
     let mut sb = Sandbox::start();
     let cache = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    let mode_before = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(cache.path()).unwrap().permissions().mode() & 0o7777
+    };
     let args = ["--tenant", "contoso.onmicrosoft.com", "-o", "raw"];
     let first = run(app_cmd(&sb, "token", cache.path()).args(args));
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -134,8 +139,9 @@ fn the_cache_serves_a_fresh_token_without_the_network() {
             .unwrap()
             .permissions()
             .mode()
-            & 0o777;
-        assert_eq!(dir_mode, 0o700);
+            & 0o7777;
+        // An existing folder is used as it is, never chmod'ed (issue 9 item 8).
+        assert_eq!(dir_mode, mode_before);
         for e in std::fs::read_dir(cache.path()).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().to_string();
