@@ -257,9 +257,8 @@ impl TokenStore for TokenFiles {
         loop {
             let file = match paths::open_regular(path) {
                 Ok(f) => f,
-                Err(_) if !path.exists() && std::fs::symlink_metadata(path).is_err() => {
-                    return Ok(StoreLock::none())
-                }
+                // Nothing at the path (not even a dangling link): nothing to protect yet.
+                Err(_) if std::fs::symlink_metadata(path).is_err() => return Ok(StoreLock::none()),
                 Err(e) => return Err(e),
             };
             crate::store::lock::exclusive(&file, path)?;
