@@ -165,6 +165,9 @@ pub fn printable_set(set: &TokenSet) -> Result<(), Why> {
     plain("client_id", &set.client_id)?;
     plain("expires_at", &set.expires_at)?;
     plain("endpoint", &set.endpoint)?;
+    if let Some(a) = &set.authority {
+        plain("authority", a)?;
+    }
     Ok(())
 }
 
