@@ -50,8 +50,11 @@ impl TenantIds {
         PathBuf::from(self.cache.location(&format!("tenant-{key}")))
     }
 
-    /// The remembered tenant ID for `discovery_url`, or None (absent, stale or not trusted).
+    /// The remembered tenant ID for `discovery_url`, or None (absent, stale, not trusted, or the cache folder is not trusted: then nothing is read or written).
     pub fn get(&self, discovery_url: &str, now: u64) -> Option<String> {
+        if !self.cache.trusted() {
+            return None;
+        }
         let path = self.path(discovery_url);
         match read_entry(&path, discovery_url, now) {
             Ok(Some(id)) => Some(id),
@@ -68,6 +71,9 @@ impl TenantIds {
 
     /// Remembers `tenant_id` for `discovery_url` (written atomically, mode 0600).
     pub fn put(&self, discovery_url: &str, tenant_id: &str, now: u64) -> Result<()> {
+        if !self.cache.trusted() {
+            return Ok(());
+        }
         let entry = Entry {
             discovery_url: discovery_url.to_string(),
             tenant_id: tenant_id.to_ascii_lowercase(),

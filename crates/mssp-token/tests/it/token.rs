@@ -118,7 +118,11 @@ fn the_cache_serves_a_fresh_token_without_the_network() {
     #[cfg(unix)]
     let mode_before = {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(cache.path()).unwrap().permissions().mode() & 0o7777
+        std::fs::metadata(cache.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
     };
     let args = ["--tenant", "contoso.onmicrosoft.com", "-o", "raw"];
     let first = run(app_cmd(&sb, "token", cache.path()).args(args));
