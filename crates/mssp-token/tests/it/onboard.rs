@@ -414,24 +414,16 @@ fn an_absurd_answer_fails_only_that_tenant_and_the_report_is_written() {
     assert_eq!(out.code, 8, "{}", out.stderr);
     let results = report_lines(&report);
     assert_eq!(results.len(), 2, "{results:?}");
-    let c = &results
-        .iter()
-        .find(|r| r["tenant"] == "contoso.onmicrosoft.com")
-        .unwrap();
-    assert_eq!(
-        (c["status"].as_str(), c["stage"].as_str()),
-        (Some("failed"), Some("token")),
-        "{c}"
-    );
-    assert!(
-        !c["error"].as_str().unwrap_or("").is_empty(),
-        "a clear error: {c}"
-    );
-    let f = &results
-        .iter()
-        .find(|r| r["tenant"] == "fabrikam.onmicrosoft.com")
-        .unwrap();
-    assert_eq!(f["status"], "ok", "{f}");
+    // Whichever tenant's token request came first got the absurd answer (the order of the
+    // requests is not the order of the file): that one failed at the token stage, the other ran.
+    let failed: Vec<&Value> = results.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{results:?}");
+    let c = failed[0];
+    assert_eq!(c["stage"].as_str(), Some("token"), "{c}");
+    let error = c["error"].as_str().unwrap_or("");
+    assert!(error.contains("expires_in"), "a clear error: {c}");
+    let other = results.iter().find(|r| r["tenant"] != c["tenant"]).unwrap();
+    assert_eq!(other["status"], "ok", "{other}");
 }
 
 #[test]
