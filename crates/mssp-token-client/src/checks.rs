@@ -135,8 +135,16 @@ pub fn failures(claims: &Claims, nbf: Option<u64>, expect: &Expectations, now: u
         return failures;
     }
     if let Some(exp) = claims.exp {
+        let latest = now
+            .saturating_add(crate::entra::lifetime::MAX_LIFETIME)
+            .saturating_add(crate::entra::lifetime::CLOCK_SLACK);
         if exp <= now {
             failures.push(format!("expired {} ({})", rfc3339(exp), relative(exp, now)));
+        } else if exp > latest {
+            failures.push(format!(
+                "exp {exp} is not a plausible expiry (Entra tokens live at most about a day; this one claims {})",
+                relative(exp, now)
+            ));
         }
     }
     if let Some(nbf) = nbf {
@@ -235,5 +243,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(m.contains("/c/x.json") && m.contains("--no-cache"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_expiry_fails_the_checks_like_an_expired_one() {
+        let now = 1_800_000_000;
+        let expect = Expectations {
+            tenant: Some("t".into()),
+            ..Default::default()
+        };
+        let claims = |exp| Claims {
+            tid: Some("t".into()),
+            exp: Some(exp),
+            ..Default::default()
+        };
+        assert!(failures(&claims(now + 3600), None, &expect, now).is_empty());
+        let f = failures(&claims(1_000_000_000_000), None, &expect, now);
+        assert!(
+            f.iter().any(|x| x.contains("not a plausible expiry")),
+            "{f:?}"
+        );
+        let f = failures(&claims(u64::MAX), None, &expect, now);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let f = failures(&claims(now - 1), None, &expect, now);
+        assert!(f[0].starts_with("expired"), "{f:?}");
     }
 }
