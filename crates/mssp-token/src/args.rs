@@ -17,6 +17,8 @@ use mssp_token_client::http::Http;
 use mssp_token_client::identity::{self, Identity};
 use mssp_token_client::output::Format;
 use mssp_token_client::redacted::SecretString;
+use mssp_token_client::store::profiles::{check_name, Profiles, StoreKind};
+use mssp_token_client::store::vault::VaultKey;
 use mssp_token_client::token::{Target, TokenSet};
 use std::path::Path;
 use url::Url;
@@ -104,7 +106,8 @@ pub fn identity(args: &IdentityArgs, default: DefaultTarget) -> Result<Identity>
 /// the client credential go back only to where the token came from. A flag that says otherwise
 /// is refused; a file saved by an older version records neither, and the flags are used (with a
 /// warning).
-pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> Result<()> {
+/// `source` names where the set was read, as a flag would: `--from FILE` or `--profile NAME`.
+pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, source: &str) -> Result<()> {
     let Some(recorded) = saved.authority.as_deref() else {
         let host = match &id.authority {
             Some(a) => a.clone(),
@@ -112,13 +115,13 @@ pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> R
         };
         mssp_token_client::warn!(
             "{} does not record where its token came from (saved by an older mssp-token); refreshing at {} (from --authority/--cloud); the file records it from now on",
-            file.display(),
+            source,
             printable(&without_userinfo(&host))
         );
         return Ok(());
     };
-    let recorded_url = parse_authority_host(recorded)
-        .map_err(|e| at(&format!("--from {}: its authority", file.display()), e))?;
+    let recorded_url =
+        parse_authority_host(recorded).map_err(|e| at(&format!("{source}: its authority"), e))?;
     let origin = match saved.cloud {
         Some(c) => format!("the {} cloud ({recorded})", c.name()),
         None => recorded.to_string(),
@@ -130,7 +133,7 @@ pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> R
             return Err(usage(format!(
                 "--authority {} (or AZURE_AUTHORITY_HOST) contradicts {}: its token came from {origin}; {why}",
                 printable(given),
-                file.display()
+                source
             )));
         }
     }
@@ -139,7 +142,7 @@ pub fn refresh_origin(id: &mut IdentityArgs, saved: &TokenSet, file: &Path) -> R
             return Err(usage(format!(
                 "--cloud {} contradicts {}: its token came from {origin}; {why}",
                 cloud(c).name(),
-                file.display()
+                source
             )));
         }
     }
@@ -169,6 +172,14 @@ pub fn login_host(authority: Option<&str>, c: CloudArg) -> Result<Url> {
 }
 
 /// `--scope` (v2) or `--resource` (v1), else the command's default for the cloud.
+/// `--scope` or `--resource` if one is given.
+pub fn explicit_target(args: &IdentityArgs) -> Result<Option<Target>> {
+    if args.scope.is_empty() && args.resource.is_none() {
+        return Ok(None);
+    }
+    target(args, DefaultTarget::Resource(ApiTarget::Mde)).map(Some)
+}
+
 pub fn target(args: &IdentityArgs, default: DefaultTarget) -> Result<Target> {
     if !args.scope.is_empty() {
         return identity::parse_scopes(&args.scope).map_err(|e| at("--scope", e));
@@ -329,6 +340,33 @@ pub fn redirect_plan(redirect_uri: &str, port: Option<u16>) -> Result<RedirectPl
         url,
         catch: Catch::Loopback { port, path },
     })
+}
+
+/// `--store` (or MSSP_TOKEN_STORE).
+pub fn store_kind(a: &cli::StoreArgs) -> StoreKind {
+    match a.store {
+        cli::StoreArg::File => StoreKind::File,
+        cli::StoreArg::Keyring => StoreKind::Keyring,
+        cli::StoreArg::Encrypted => StoreKind::Encrypted,
+        cli::StoreArg::None => StoreKind::None,
+    }
+}
+
+/// The profile store `--store` names, opened (the encrypted store with its key).
+pub fn profiles(a: &cli::StoreArgs) -> Result<Profiles> {
+    let kind = store_kind(a);
+    let key = match kind {
+        StoreKind::Encrypted => VaultKey::from_env(a.passphrase_file.as_deref())
+            .map_err(|e| at("--passphrase-file", e))?,
+        _ => None,
+    };
+    Profiles::open(kind, key.as_ref()).map_err(|e| at("--store", e))
+}
+
+/// `--profile NAME`, checked.
+pub fn profile_name(name: &str) -> Result<String> {
+    check_name(name).map_err(|e| at("--profile", e))?;
+    Ok(name.to_string())
 }
 
 #[cfg(test)]

@@ -66,8 +66,12 @@ pub enum Command {
     Login(LoginArgs),
     /// Get an app-only token by client credentials (secret, certificate or federated token).
     Token(TokenArgs),
-    /// Redeem a saved refresh token (optionally for another resource) and rotate the saved file.
+    /// Redeem a saved refresh token (a file, a profile, or --all profiles) and store the rotated one.
     Refresh(RefreshArgs),
+    /// The offline inventory of every profile: which sessions need attention, and the command to fix each.
+    Status(StatusArgs),
+    /// Delete a profile's stored credential (revoking the session in Entra is a separate admin action).
+    Logout(LogoutArgs),
     /// Print the admin-consent link for the multi-tenant app; with --listen, catch the result.
     Consent(ConsentArgs),
     /// Decode a JWT locally (never sent anywhere); with --require-role / --expect-* check it.
@@ -167,6 +171,28 @@ pub struct OutputArgs {
     pub save: Option<PathBuf>,
 }
 
+/// Where profiles are kept.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The credential store for profiles: file (0600 JSON files), keyring (the OS keychain:
+    /// Secret Service, Keychain, Credential Manager), encrypted (age files), none (keep nothing).
+    #[arg(long, value_enum, env = "MSSP_TOKEN_STORE", default_value_t = StoreArg::File)]
+    pub store: StoreArg,
+
+    /// The encrypted store's passphrase, read from FILE (else MSSP_TOKEN_PASSPHRASE, or an age
+    /// identity file named by MSSP_TOKEN_IDENTITY).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    File,
+    Keyring,
+    Encrypted,
+    None,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Prompt {
     SelectAccount,
@@ -225,6 +251,17 @@ pub struct LoginArgs {
     /// Run the whole flow against a simulated Entra ID started in this process (no Azure needed).
     #[arg(long)]
     pub sandbox: bool,
+
+    /// Save the tokens as this profile (usually the customer's short name) in the store.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Save the profile as a partner (GDAP) session rather than one customer's.
+    #[arg(long, requires = "profile")]
+    pub partner: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -294,13 +331,28 @@ pub struct TokenArgs {
     /// Always ask Entra; neither read nor write the token cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Print the access token of this profile instead (refreshed first if it has less than 5
+    /// minutes left, and the rotated refresh token stored).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The token, or '-' to read it from standard input.
-    #[arg(value_name = "TOKEN", conflicts_with = "from")]
+    #[arg(value_name = "TOKEN", conflicts_with_all = ["from", "profile"])]
     pub token: Option<String>,
+
+    /// Inspect the access token of this profile.
+    #[arg(long, value_name = "NAME", conflicts_with = "from")]
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Read the access token from a file saved with --save (or a file holding just the token).
     #[arg(long, value_name = "FILE")]
@@ -333,16 +385,58 @@ pub enum ReportFormat {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// The token file saved by `login --save` (or an earlier `refresh`); it is rewritten with the
-    /// new tokens. Refresh goes back to the authority and cloud recorded in it.
-    #[arg(long, value_name = "FILE")]
-    pub from: PathBuf,
+    /// new tokens. Refresh goes back to the authority and cloud recorded in it. With --profile,
+    /// the file is imported: the rotated tokens go into the profile (the file's refresh token
+    /// stops working).
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub from: Option<PathBuf>,
+
+    /// The profile to refresh (the rotated refresh token is written back to it).
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub profile: Option<String>,
+
+    /// Refresh every profile in the store: one NDJSON line each, a summary on stderr, exit 8 if
+    /// some failed.
+    #[arg(long)]
+    pub all: bool,
+
+    /// With --all: how many profiles are refreshed at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256), requires = "all")]
+    pub concurrency: u32,
+
+    /// With --all: seconds allowed per profile.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), requires = "all")]
+    pub deadline: u64,
 
     #[command(flatten)]
     pub identity: IdentityArgs,
 
-    /// Output format on stdout.
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Output format on stdout (not with --all, which prints NDJSON).
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// text (a table, default) or json.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The profile to delete.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -423,8 +517,15 @@ pub struct ApiArgs {
     pub identity: IdentityArgs,
 
     /// Use the token saved in this file (by --save) instead of getting one by client credentials.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
     pub token_file: Option<PathBuf>,
+
+    /// Use this profile's delegated token (refreshed for the API's audience when needed).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Which API: its host in the cloud, the token audience, the roles its paths need.
     #[arg(long, value_enum, default_value_t = ApiArg::Mde)]

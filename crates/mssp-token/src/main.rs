@@ -28,6 +28,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Sandbox(a) => commands::sandbox::run(a),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Status(a) => commands::status::run(a),
+        Command::Logout(a) => commands::logout::run(a),
         Command::Login(a) => runtime()?.block_on(commands::login::run(a)),
         Command::Token(a) => runtime()?.block_on(commands::token::run(a)),
         Command::Refresh(a) => runtime()?.block_on(commands::refresh::run(a)),

@@ -68,7 +68,7 @@ pub async fn redeem(
                 saved,
                 &target,
                 &id.authority,
-                store.location(key),
+                store.sign_in_flags(key),
             ))
         }
     };
@@ -131,13 +131,31 @@ pub fn origin_flags(authority: &Authority) -> String {
     }
 }
 
+/// The `login` command that replaces a saved set: same tenant, client, authority or cloud and
+/// target, saved where the old one was (`save_flags`, from [`TokenStore::sign_in_flags`]).
+pub fn sign_in_command(
+    saved: &TokenSet,
+    target: &Target,
+    authority: &Authority,
+    save_flags: &str,
+) -> String {
+    format!(
+        "mssp-token login --tenant {} --client-id {} {} {} {}",
+        saved.tenant_id,
+        saved.client_id,
+        origin_flags(authority),
+        target.as_flags(),
+        save_flags
+    )
+}
+
 /// A dead refresh token gets the exact `login` command that replaces it.
 fn explain_dead(
     e: anyhow::Error,
     saved: &TokenSet,
     target: &Target,
     authority: &Authority,
-    location: String,
+    save_flags: String,
 ) -> anyhow::Error {
     let dead = e
         .chain()
@@ -149,12 +167,8 @@ fn explain_dead(
     e.context(fail(
         Exit::Entra,
         format!(
-            "the saved refresh token can no longer be used; sign in again:\n  mssp-token login --tenant {} --client-id {} {} {} --save {}",
-            saved.tenant_id,
-            saved.client_id,
-            origin_flags(authority),
-            target.as_flags(),
-            shell_words::quote(&location)
+            "the saved refresh token can no longer be used; sign in again:\n  {}",
+            sign_in_command(saved, target, authority, &save_flags)
         ),
     ))
 }

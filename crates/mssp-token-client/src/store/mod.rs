@@ -11,9 +11,12 @@
 
 pub mod cache;
 pub mod file;
+pub mod keyring;
 pub mod lock;
 pub mod paths;
+pub mod profiles;
 pub mod tenants;
+pub mod vault;
 
 use crate::token::TokenSet;
 use anyhow::Result;
@@ -47,6 +50,10 @@ pub trait TokenStore: Send + Sync {
     /// file created), so that a caller about to do something irreversible (redeem a refresh
     /// token) learns now that the write would fail.
     fn prepare(&self, key: &str) -> Result<Box<dyn Pending>>;
+    /// The flags of a `login` command that saves into this entry (`--save FILE` by default).
+    fn sign_in_flags(&self, key: &str) -> String {
+        format!("--save {}", shell_words::quote(&self.location(key)))
+    }
     /// Keeps `set` somewhere else when the entry itself could not be written; returns where
     /// (for the message). By default there is no such place.
     fn rescue(&self, key: &str, set: &TokenSet) -> Result<String> {

@@ -9,8 +9,8 @@ use mssp_token_client::authority::{printable, Tenant};
 use mssp_token_client::checks::{self, Source};
 use mssp_token_client::entra::discovery;
 use mssp_token_client::error::{at, usage};
-use mssp_token_client::flows::app_only;
 use mssp_token_client::flows::pager::{self, ApiCall, Method};
+use mssp_token_client::flows::{app_only, profile};
 use mssp_token_client::store::cache::Cache;
 use mssp_token_client::store::tenants::TenantIds;
 use mssp_token_client::token::Claims;
@@ -38,6 +38,22 @@ pub async fn run(a: ApiArgs) -> Result<()> {
     let mut http = args::http(a.identity.ca_file.as_deref())?;
     http.retry.retry_server_errors = method == Method::GET;
     let token = match &a.token_file {
+        None if a.profile.is_some() => {
+            let name = args::profile_name(a.profile.as_deref().unwrap_or_default())?;
+            let store = args::profiles(&a.store)?;
+            // The API's audience, on the profile's endpoint (v1: resource, v2: scope).
+            let target = match args::explicit_target(&a.identity)? {
+                Some(t) => t,
+                None if store.load(&name)?.set.endpoint == "v1" => {
+                    args::target(&a.identity, DefaultTarget::Resource(api))?
+                }
+                None => args::target(&a.identity, DefaultTarget::Scope(api))?,
+            };
+            let credential = args::credential(&a.identity)?;
+            profile::access_token(&http, &store, &name, credential, Some(target))
+                .await?
+                .access_token
+        }
         Some(path) => {
             let token = mssp_token_client::store::file::read_access_token(path)
                 .map_err(|e| at("--token-file", e))?;

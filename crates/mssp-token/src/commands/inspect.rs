@@ -87,7 +87,11 @@ fn pretty(v: &Value) -> String {
 }
 
 fn read_token(args: &InspectArgs) -> Result<String> {
-    let raw = if let Some(path) = &args.from {
+    let raw = if let Some(name) = &args.profile {
+        let name = crate::args::profile_name(name)?;
+        let store = crate::args::profiles(&args.store)?;
+        store.load(&name)?.set.access_token
+    } else if let Some(path) = &args.from {
         mssp_token_client::store::file::read_access_token(path).map_err(|e| at("--from", e))?
     } else {
         match args.token.as_deref() {

@@ -9,7 +9,9 @@ use mssp_token_client::credentials::Credential;
 use mssp_token_client::error::{fail, usage, Exit};
 use mssp_token_client::flows::auth_code::{self, SignIn};
 use mssp_token_client::flows::loopback::{Catch, Opener};
+use mssp_token_client::flows::profile;
 use mssp_token_client::redacted::SecretString;
+use mssp_token_client::store::profiles::ProfileKind;
 use mssp_token_client::{browser, info};
 
 pub async fn run(mut a: LoginArgs) -> Result<()> {
@@ -24,6 +26,12 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
         identity.credential = Credential::Secret(secret);
     }
     let redirect = args::redirect_plan(&a.redirect_uri, a.port)?;
+    // The profile store is opened before the sign-in, so that a store that cannot be used
+    // fails now, not after the person has signed in.
+    let profile = match &a.profile {
+        Some(name) => Some((args::profile_name(name)?, args::profiles(&a.store)?)),
+        None => None,
+    };
     let http = args::http(a.identity.ca_file.as_deref())?;
     // Who opens the page: a browser, the sandbox's simulated user, or the person at the desk.
     let opener = if a.no_browser {
@@ -53,6 +61,14 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
     )
     .await?;
     let set = &signed.set;
+    if let Some((name, store)) = &profile {
+        let kind = if a.partner {
+            ProfileKind::Partner
+        } else {
+            ProfileKind::Delegated
+        };
+        profile::save_signed_in(store, name, set, kind)?;
+    }
     super::deliver(set, args::format(a.output.output), a.output.save.as_deref())?;
     info!(
         "Signed in to tenant {}; the access token expires {}.",

@@ -6,9 +6,11 @@ pub mod completions;
 pub mod consent;
 pub mod inspect;
 pub mod login;
+pub mod logout;
 pub mod onboard;
 pub mod refresh;
 pub mod sandbox;
+pub mod status;
 pub mod token;
 
 use mssp_token_client::output::{self, Format};

@@ -1,21 +1,92 @@
-//! `mssp-token refresh --from FILE`: redeems a saved refresh token (optionally for another
-//! resource or scope) at the authority the file records, and writes the rotated one back to the
-//! file.
+//! `mssp-token refresh`: redeems a saved refresh token (optionally for another resource or
+//! scope) at the authority the saved set records, and stores the rotated one:
+//! - `--from FILE`: back to the file;
+//! - `--profile NAME`: back to the profile;
+//! - `--from FILE --profile NAME`: imports the file into the profile (the rotated tokens go to
+//!   the profile; the file's refresh token stops working);
+//! - `--all`: every profile of the store (flows::keep_alive).
 
 use crate::args::{self, DefaultTarget};
-use crate::cli::RefreshArgs;
+use crate::cli::{IdentityArgs, RefreshArgs};
 use anyhow::Result;
 use mssp_token_client::apis::ApiTarget;
 use mssp_token_client::error::{at, usage};
-use mssp_token_client::flows::refresh;
+use mssp_token_client::flows::{keep_alive, refresh};
 use mssp_token_client::store::file::TokenFiles;
+use mssp_token_client::store::profiles::{Profile, ProfileKind};
+use mssp_token_client::store::TokenStore;
+use mssp_token_client::token::{Target, TokenSet};
 
 pub async fn run(mut a: RefreshArgs) -> Result<()> {
-    let key = a.from.to_string_lossy().into_owned();
-    let store = TokenFiles;
-    let (saved, _) = refresh::load(&store, &key).map_err(|e| at("--from", e))?;
-    // Tenant, client and target come from the file unless given; authority and cloud always.
-    let id_args = &mut a.identity;
+    if a.all {
+        return all(&a).await;
+    }
+    let (from, profile_name) = (a.from.clone(), a.profile.clone());
+    match (from, profile_name) {
+        (Some(path), None) => {
+            let key = path.to_string_lossy().into_owned();
+            let store = TokenFiles;
+            let (saved, _) = refresh::load(&store, &key).map_err(|e| at("--from", e))?;
+            let shown = path.display().to_string();
+            fill_from_saved(&mut a.identity, &saved, &format!("--from {shown}"))?;
+            args::refresh_origin(&mut a.identity, &saved, &shown)?;
+            redeem_and_print(&a, &store, &key).await
+        }
+        (None, Some(name)) => {
+            let name = args::profile_name(&name)?;
+            let store = args::profiles(&a.store)?;
+            let saved = store.load(&name)?.set;
+            let shown = format!("profile {name}");
+            fill_from_saved(&mut a.identity, &saved, &format!("--profile {name}"))?;
+            args::refresh_origin(&mut a.identity, &saved, &shown)?;
+            redeem_and_print(&a, &store, &name).await
+        }
+        (Some(path), Some(name)) => {
+            // Import: the file's set becomes the profile, then it is refreshed there, so that the
+            // profile holds the only working refresh token.
+            let name = args::profile_name(&name)?;
+            let store = args::profiles(&a.store)?;
+            let (saved, _) = refresh::load(&TokenFiles, &path.to_string_lossy())
+                .map_err(|e| at("--from", e))?;
+            if store.exists(&name) {
+                return Err(usage(format!(
+                    "--profile {name} already exists in the {} store; choose another name, or `mssp-token logout --profile {name}` first",
+                    store.kind().name()
+                )));
+            }
+            let shown = path.display().to_string();
+            fill_from_saved(&mut a.identity, &saved, &format!("--from {shown}"))?;
+            args::refresh_origin(&mut a.identity, &saved, &shown)?;
+            {
+                let _lock = store.lock(&name)?;
+                let mut imported = saved.clone();
+                if imported.authority.is_none() {
+                    // An older file: record where it is refreshed from now on.
+                    let id = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
+                    imported = imported.issued_by(&id.authority);
+                }
+                store.save(&Profile::new(
+                    &name,
+                    imported,
+                    ProfileKind::Delegated,
+                    mssp_token_client::time::now_epoch(),
+                ))?;
+            }
+            redeem_and_print(&a, &store, &name).await?;
+            mssp_token_client::info!(
+                "Imported {} into profile {name}; the refresh token in the file no longer works, so delete the file.",
+                path.display()
+            );
+            Ok(())
+        }
+        (None, None) => Err(usage(
+            "say what to refresh: --from FILE (a token file), --profile NAME, or --all (every profile)",
+        )),
+    }
+}
+
+/// Tenant, client and target come from the saved set unless given.
+fn fill_from_saved(id_args: &mut IdentityArgs, saved: &TokenSet, source: &str) -> Result<()> {
     if id_args.tenant.is_none() {
         id_args.tenant = Some(saved.tenant_id.clone());
     }
@@ -24,19 +95,38 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
     }
     if id_args.scope.is_empty() && id_args.resource.is_none() {
         match saved.target() {
-            Some(mssp_token_client::token::Target::Resource(r)) => id_args.resource = Some(r),
-            Some(mssp_token_client::token::Target::Scopes(s)) => id_args.scope = s,
+            Some(Target::Resource(r)) => id_args.resource = Some(r),
+            Some(Target::Scopes(s)) => id_args.scope = s,
             None => {
                 return Err(usage(format!(
-                    "--from {}: the file names neither a resource nor a scope; pass --resource or --scope",
-                    a.from.display()
+                    "{source}: it names neither a resource nor a scope; pass --resource or --scope"
                 )))
             }
         }
     }
-    args::refresh_origin(id_args, &saved, &a.from)?;
+    Ok(())
+}
+
+async fn redeem_and_print(a: &RefreshArgs, store: &dyn TokenStore, key: &str) -> Result<()> {
     let id = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
     let http = args::http(a.identity.ca_file.as_deref())?;
-    let set = refresh::redeem(&http, &id, &store, &key).await?;
+    let set = refresh::redeem(&http, &id, store, key).await?;
     mssp_token_client::output::print(&set, args::format(a.output))
+}
+
+/// `refresh --all`: every profile of the store.
+async fn all(a: &RefreshArgs) -> Result<()> {
+    let store = args::profiles(&a.store)?;
+    let credential = args::credential(&a.identity)?;
+    let http = args::http(a.identity.ca_file.as_deref())?;
+    keep_alive::run(
+        &http,
+        store,
+        credential,
+        keep_alive::Options {
+            concurrency: a.concurrency as usize,
+            deadline: std::time::Duration::from_secs(a.deadline),
+        },
+    )
+    .await
 }

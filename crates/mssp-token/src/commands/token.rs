@@ -4,13 +4,33 @@
 use crate::args::{self, DefaultTarget};
 use crate::cli::TokenArgs;
 use mssp_token_client::apis::ApiTarget;
-use mssp_token_client::flows::app_only;
+use mssp_token_client::flows::{app_only, profile};
 
 pub async fn run(a: TokenArgs) -> anyhow::Result<()> {
+    if let Some(name) = &a.profile {
+        return from_profile(&a, name).await;
+    }
     let id = args::identity(&a.identity, DefaultTarget::Scope(ApiTarget::Mde))?;
     app_only::check_app_only(&id)?;
     let http = args::http(a.identity.ca_file.as_deref())?;
     let set = app_only::token(&http, &id, !a.no_cache).await?;
+    mssp_token_client::checks::roles_present(&set, &a.require_role)?;
+    super::deliver(
+        &set,
+        args::format(a.output.output),
+        a.output.save.as_deref(),
+    )
+}
+
+/// `token --profile NAME`: the profile's delegated access token (for --resource/--scope if
+/// given), refreshed when it has little time left.
+async fn from_profile(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
+    let name = args::profile_name(name)?;
+    let store = args::profiles(&a.store)?;
+    let target = args::explicit_target(&a.identity)?;
+    let credential = args::credential(&a.identity)?;
+    let http = args::http(a.identity.ca_file.as_deref())?;
+    let set = profile::access_token(&http, &store, &name, credential, target).await?;
     mssp_token_client::checks::roles_present(&set, &a.require_role)?;
     super::deliver(
         &set,
