@@ -246,6 +246,9 @@ enum Backend {
     File,
     Keyring(Keyring),
     Encrypted(Arc<Vault>),
+    /// The encrypted store opened without its key ([`Profiles::open_index`]): its index can be
+    /// listed, its sealed files neither read nor written.
+    Sealed,
 }
 
 /// The profiles of one store.
@@ -280,6 +283,28 @@ impl Profiles {
         Ok(Profiles { kind, dir, backend })
     }
 
+    /// Opens the store of `kind` to list it (`names`, `summary`: what `status` reads) without
+    /// its key, the keyring or creating its folder: the encrypted store needs no passphrase
+    /// here, and `load` or `save` on it is a usage error asking for the key. A folder that
+    /// exists is still refused if it is not private.
+    pub fn open_index(kind: StoreKind) -> Result<Profiles> {
+        if kind == StoreKind::None {
+            return Err(usage(
+                "the store 'none' keeps nothing, so it has no profiles: choose --store file, keyring or encrypted (or MSSP_TOKEN_STORE)",
+            ));
+        }
+        let dir = data_dir()?.join(kind.folder());
+        if dir.exists() {
+            check_private(&dir)?;
+        }
+        let backend = match kind {
+            StoreKind::Keyring => Backend::Keyring(Keyring::default()),
+            StoreKind::Encrypted => Backend::Sealed,
+            _ => Backend::File,
+        };
+        Ok(Profiles { kind, dir, backend })
+    }
+
     pub fn kind(&self) -> StoreKind {
         self.kind
     }
@@ -297,7 +322,7 @@ impl Profiles {
 
     fn secret_path(&self, name: &str) -> PathBuf {
         match self.backend {
-            Backend::Encrypted(_) => self.dir.join(format!("{name}.age")),
+            Backend::Encrypted(_) | Backend::Sealed => self.dir.join(format!("{name}.age")),
             _ => self.dir.join(format!("{name}.json")),
         }
     }
@@ -371,6 +396,7 @@ impl Profiles {
                 let sealed = paths::read_regular(&self.secret_path(name))?;
                 vault.open_file(&sealed, &what)?
             }
+            Backend::Sealed => return Err(sealed()),
             Backend::Keyring(k) => match k.get(&Self::account(name))? {
                 Some(s) => s.into_bytes(),
                 None => {
@@ -431,6 +457,7 @@ impl Profiles {
                 file::write_atomic(&self.secret_path(&p.name), &sealed)?;
                 self.write_index(p)
             }
+            Backend::Sealed => Err(sealed()),
             Backend::Keyring(k) => {
                 let text = String::from_utf8(bytes).unwrap_or_default();
                 k.set(&Self::account(&p.name), &text)?;
@@ -479,7 +506,7 @@ impl TokenStore for Profiles {
     fn location(&self, key: &str) -> String {
         match self.backend {
             Backend::Keyring(_) => format!("profile {key} (OS keyring)"),
-            Backend::Encrypted(_) => {
+            Backend::Encrypted(_) | Backend::Sealed => {
                 format!("profile {key} ({})", self.secret_path(key).display())
             }
             Backend::File => format!("profile {key} ({})", self.secret_path(key).display()),
@@ -562,6 +589,7 @@ impl TokenStore for Profiles {
                     Backend::File => Backend::File,
                     Backend::Keyring(k) => Backend::Keyring(k.clone()),
                     Backend::Encrypted(v) => Backend::Encrypted(v.clone()),
+                    Backend::Sealed => Backend::Sealed,
                 },
             },
             key: key.to_string(),
@@ -594,6 +622,11 @@ impl Pending for ProfileWrite {
     fn write(self: Box<Self>, set: &TokenSet) -> Result<()> {
         self.store.put(&self.key, set)
     }
+}
+
+/// The encrypted store opened by [`Profiles::open_index`] cannot read or write a profile.
+fn sealed() -> anyhow::Error {
+    usage("the encrypted store needs its key: set MSSP_TOKEN_PASSPHRASE, pass --passphrase-file FILE, or set MSSP_TOKEN_IDENTITY to an age identity file")
 }
 
 /// Refuses a store folder another user owns or others may write.
