@@ -9,6 +9,7 @@
 //! - [`refresh`]: redeeming a saved refresh token and writing the rotated one back.
 //! - [`profile`]: profiles in use: saving a sign-in, a profile's identity and access token.
 //! - [`keep_alive`]: `refresh --all`, every profile's session renewed, one line each.
+//! - [`inventory`]: `status`, every profile of a store listed offline, attention first.
 //! - [`pager`]: an API call with a token, `@odata.nextLink` paging, errors explained.
 //! - [`fan_out`]: bounded concurrency with a deadline per item (one result per tenant).
 //! - [`onboard`]: token, roles and probe for every tenant of a file, over [`fan_out`].
@@ -17,6 +18,7 @@ pub mod app_only;
 pub mod auth_code;
 pub mod consent;
 pub mod fan_out;
+pub mod inventory;
 pub mod keep_alive;
 pub mod loopback;
 pub mod onboard;

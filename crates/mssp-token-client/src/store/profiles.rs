@@ -366,7 +366,7 @@ impl Profiles {
                 let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
                     fail(
                         Exit::Storage,
-                        format!("{what}: not a profile index (damaged?); remove it with `mssp-token logout --profile {name}`"),
+                        format!("{what}: not a profile index (damaged?); remove it with `mssp-token logout {}`", self.sign_in_flags(name)),
                     )
                 })?;
                 if !v.is_object() {

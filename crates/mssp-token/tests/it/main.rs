@@ -28,5 +28,6 @@ mod onboard;
 mod properties;
 mod refresh;
 mod sandbox_command;
+mod status;
 mod token;
 mod wrong_tenant;
