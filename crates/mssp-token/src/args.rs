@@ -355,6 +355,11 @@ pub fn store_kind(a: &cli::StoreArgs) -> StoreKind {
 /// The profile store `--store` names, opened (the encrypted store with its key).
 pub fn profiles(a: &cli::StoreArgs) -> Result<Profiles> {
     let kind = store_kind(a);
+    if kind == StoreKind::None {
+        return Err(usage(
+            "--store none (or MSSP_TOKEN_STORE=none) keeps nothing, so there is no profile to read or write: choose --store file, keyring or encrypted for --profile, --all and logout (or use --save FILE / --from FILE)",
+        ));
+    }
     let key = match kind {
         StoreKind::Encrypted => VaultKey::from_env(a.passphrase_file.as_deref())
             .map_err(|e| at("--passphrase-file", e))?,

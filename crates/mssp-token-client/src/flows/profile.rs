@@ -1,19 +1,26 @@
 //! Profiles in use: saving a signed-in set under a name, the identity a saved set came from,
 //! and a profile's access token (refreshed, and the rotated refresh token stored, when it has
 //! little time left or another audience is asked for).
+//!
+//! A profile keeps the access token of its own target (what it was signed in for). A token for
+//! another audience is redeemed with the profile's refresh token and handed out; the profile
+//! then keeps its own access token and target, and takes only the rotated refresh token
+//! (`Profiles::put`).
 
 use crate::authority::{parse_client_id, Authority, Cloud, Tenant};
 use crate::credentials::Credential;
-use crate::error::{fail, Exit};
+use crate::error::{fail, usage, Exit};
 use crate::http::Http;
 use crate::identity::Identity;
 use crate::store::cache::MIN_REMAINING;
-use crate::store::profiles::{Profile, ProfileKind, Profiles};
+use crate::store::profiles::{audience, same_target, Profile, ProfileKind, Profiles};
 use crate::store::TokenStore;
 use crate::token::{Target, TokenSet};
 use anyhow::Result;
 
 /// Saves `set` as profile `name` (a new sign-in: its history starts now), under the lock.
+/// A profile that holds another tenant's session is not replaced: a sign-in under a customer's
+/// name must never silently become another customer's.
 pub fn save_signed_in(
     store: &Profiles,
     name: &str,
@@ -21,6 +28,17 @@ pub fn save_signed_in(
     kind: ProfileKind,
 ) -> Result<()> {
     let _lock = store.lock(name)?;
+    if let Ok(existing) = store.summary(name) {
+        let held = existing["tenant_id"].as_str().unwrap_or_default();
+        if !held.is_empty() && !held.eq_ignore_ascii_case(&set.tenant_id) {
+            return Err(usage(format!(
+                "{} holds the session of tenant {held}, and this sign-in is tenant {}: nothing was saved or printed. Choose another profile name, or `mssp-token logout {}` first",
+                store.location(name),
+                set.tenant_id,
+                store.sign_in_flags(name)
+            )));
+        }
+    }
     let profile = Profile::new(name, set.clone(), kind, crate::time::now_epoch());
     store.save(&profile)?;
     crate::info!("Saved as {}.", store.location(name));
@@ -60,49 +78,50 @@ pub fn identity_of(
     })
 }
 
-/// Whether `set` is for `target` (the same resource, or the same scopes ignoring OpenID ones).
-fn serves(set: &TokenSet, target: &Target) -> bool {
-    match (set.target(), target) {
-        (Some(Target::Resource(a)), Target::Resource(b)) => {
-            a.trim_end_matches('/') == b.trim_end_matches('/')
-        }
-        (Some(Target::Scopes(a)), Target::Scopes(b)) => {
-            let norm = |v: &[String]| {
-                let mut v: Vec<String> = v
-                    .iter()
-                    .filter(|s| !crate::token::is_oidc_scope(s))
-                    .map(|s| s.to_ascii_lowercase())
-                    .collect();
-                v.sort();
-                v
-            };
-            norm(&a) == norm(b)
-        }
-        _ => false,
-    }
+/// Which token a command wants from a profile.
+#[derive(Debug, Clone)]
+pub enum Want {
+    /// The profile's own target (`token --profile`).
+    Own,
+    /// Exactly this resource or these scopes (`--resource` / `--scope`).
+    Exactly(Target),
+    /// A token for this target's audience (`api --profile`): the profile's own token when it is
+    /// for the same API, else one redeemed for `target`.
+    AudienceOf(Target),
 }
 
-/// Profile `name`'s access token for `target` (its own target if `None`): the stored one while
-/// it has more than five minutes left, else a new one redeemed with the profile's refresh token
+/// Profile `name`'s access token for what `want` says: the stored one while it serves and has
+/// more than five minutes left, else a new one redeemed with the profile's refresh token
 /// (whose rotation is stored).
 pub async fn access_token(
     http: &Http,
     store: &Profiles,
     name: &str,
     credential: Credential,
-    target: Option<Target>,
+    want: Want,
 ) -> Result<TokenSet> {
     let profile = store.load(name)?;
-    let wanted = target.clone().or_else(|| profile.set.target());
+    let own = profile.set.target();
+    let wanted = match want {
+        Want::Own => own,
+        Want::Exactly(t) => Some(t),
+        Want::AudienceOf(t) => match (&own, audience(&t)) {
+            (Some(o), Some(a)) if audience(o).as_deref() == Some(a.as_str()) => own,
+            _ => Some(t),
+        },
+    };
     let now = crate::time::now_epoch();
     if let Some(t) = &wanted {
-        if serves(&profile.set, t) && profile.set.expires_on > now.saturating_add(MIN_REMAINING) {
+        if same_target(&profile.set, t)
+            && profile.set.expires_on > now.saturating_add(MIN_REMAINING)
+        {
             crate::verbose!("profile {name}: the stored access token is still fresh");
+            let location = store.location(name);
             crate::checks::tenant_is(
                 &profile.set,
                 &profile.set.tenant_id,
                 name,
-                crate::checks::Source::Cache(&store.location(name)),
+                crate::checks::Source::File(&location),
             )?;
             return Ok(profile.set);
         }

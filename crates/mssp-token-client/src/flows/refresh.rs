@@ -104,7 +104,8 @@ fn keep_anyway(
         Ok(place) => fail(
             Exit::Storage,
             format!(
-                "{headline}; the NEW tokens were saved to {place} (mode 0600) instead. Move that file over {location} once the problem is fixed."
+                "{headline}; the NEW tokens were saved to {place} (mode 0600) instead. {}",
+                store.restore_hint(key, &place)
             ),
         ),
         Err(rescue_error) => {

@@ -54,6 +54,15 @@ pub trait TokenStore: Send + Sync {
     fn sign_in_flags(&self, key: &str) -> String {
         format!("--save {}", shell_words::quote(&self.location(key)))
     }
+    /// What to do with the copy [`TokenStore::rescue`] kept at `place`, once the problem is
+    /// fixed (for the message).
+    fn restore_hint(&self, key: &str, place: &str) -> String {
+        let _ = place;
+        format!(
+            "Move that file over {} once the problem is fixed.",
+            self.location(key)
+        )
+    }
     /// Keeps `set` somewhere else when the entry itself could not be written; returns where
     /// (for the message). By default there is no such place.
     fn rescue(&self, key: &str, set: &TokenSet) -> Result<String> {

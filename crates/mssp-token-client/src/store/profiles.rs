@@ -23,7 +23,7 @@ use crate::error::{fail, io_reason, usage, Exit};
 use crate::store::keyring::Keyring;
 use crate::store::vault::{Vault, VaultKey};
 use crate::store::{file, paths, Pending, StoreLock, TokenStore};
-use crate::token::TokenSet;
+use crate::token::{Target, TokenSet};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -187,6 +187,52 @@ impl Profile {
             m.insert("has_refresh_token".into(), has_rt.into());
         }
         v
+    }
+}
+
+/// Whether `set` is for `target`: the same resource, or the same scopes ignoring the OpenID
+/// ones and case.
+pub fn same_target(set: &TokenSet, target: &Target) -> bool {
+    match (set.target(), target) {
+        (Some(Target::Resource(a)), Target::Resource(b)) => a
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(b.trim_end_matches('/')),
+        (Some(Target::Scopes(a)), Target::Scopes(b)) => {
+            let norm = |v: &[String]| {
+                let mut v: Vec<String> = v
+                    .iter()
+                    .filter(|s| !crate::token::is_oidc_scope(s))
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            norm(&a) == norm(b)
+        }
+        _ => false,
+    }
+}
+
+/// The API a target is for: the v1 resource, or the resource part that all of the v2 scopes
+/// share (`https://api.securitycenter.microsoft.com/Alert.Read` ->
+/// `https://api.securitycenter.microsoft.com`); `None` when that is not clear.
+pub fn audience(target: &Target) -> Option<String> {
+    let norm = |r: &str| r.trim_end_matches('/').to_ascii_lowercase();
+    match target {
+        Target::Resource(r) => Some(norm(r)),
+        Target::Scopes(scopes) => {
+            let mut found: Option<String> = None;
+            for s in scopes.iter().filter(|s| !crate::token::is_oidc_scope(s)) {
+                let (resource, _) = s.rsplit_once('/')?;
+                let resource = norm(resource);
+                if resource.is_empty() || found.as_ref().is_some_and(|f| *f != resource) {
+                    return None;
+                }
+                found = Some(resource);
+            }
+            found
+        }
     }
 }
 
@@ -410,7 +456,9 @@ impl Profiles {
         Profile::from_bytes(name, &bytes, &what)
     }
 
-    fn unknown(&self, name: &str) -> anyhow::Error {
+    /// The error for a profile this store does not have: exit 7 naming the ones it has, and
+    /// another store that has one of that name.
+    pub fn unknown(&self, name: &str) -> anyhow::Error {
         let have = self.names().unwrap_or_default();
         let listed = if have.is_empty() {
             format!(
@@ -528,26 +576,47 @@ impl TokenStore for Profiles {
     }
 
     /// Writes a renewed set back: the history is kept, `last_refreshed` set, `last_error`
-    /// cleared, and `refresh_token_at` moved when the refresh token changed.
+    /// cleared, and `refresh_token_at` moved when the refresh token changed. A set redeemed for
+    /// another audience than the profile's own (`api --profile`, `--resource`, `--scope`) gives
+    /// the profile only its rotated refresh token: the profile keeps its own target and access
+    /// token, so that `refresh --all`, `status` and the sign-in command stay what it was made for.
     fn put(&self, key: &str, set: &TokenSet) -> Result<()> {
         let now = crate::time::now_epoch();
-        let (mut history, old_rt) = match self.exists(key) {
-            true => match self.load(key) {
-                Ok(p) => (p.history, p.set.refresh_token),
-                Err(_) => (History::default(), None),
-            },
-            false => (History::default(), None),
+        let old = match self.exists(key) {
+            true => self.load(key).ok(),
+            false => None,
         };
-        if set.refresh_token.is_some() && set.refresh_token != old_rt {
-            history.refresh_token_at = Some(now);
-        }
+        let (mut history, stored) = match old {
+            Some(p) => {
+                let mut history = p.history;
+                if set.refresh_token.is_some() && set.refresh_token != p.set.refresh_token {
+                    history.refresh_token_at = Some(now);
+                }
+                let own_target = p.set.target();
+                let stored = match own_target {
+                    Some(t) if !same_target(set, &t) => TokenSet {
+                        refresh_token: set.refresh_token.clone().or(p.set.refresh_token.clone()),
+                        ..p.set
+                    },
+                    _ => set.clone(),
+                };
+                (history, stored)
+            }
+            None => (
+                History {
+                    refresh_token_at: set.refresh_token.as_ref().map(|_| now),
+                    ..History::default()
+                },
+                set.clone(),
+            ),
+        };
         history.obtained_at.get_or_insert(now);
         history.last_refreshed = Some(now);
         history.last_error = None;
         history.profile = Some(key.to_string());
         self.save(&Profile {
             name: key.to_string(),
-            set: set.clone(),
+            set: stored,
             history,
         })
     }
@@ -596,6 +665,8 @@ impl TokenStore for Profiles {
         }))
     }
 
+    /// The new set goes beside the profile, as a token file (`NAME.json.rescued-<time>`, 0600,
+    /// in the store's folder), whatever the store: losing it would lose the session.
     fn rescue(&self, key: &str, set: &TokenSet) -> Result<String> {
         let path = self.dir.join(format!("{key}.json"));
         file::write_beside(&path, set.to_json().as_bytes())
@@ -610,6 +681,20 @@ impl TokenStore for Profiles {
                     ),
                 )
             })
+    }
+
+    fn restore_hint(&self, key: &str, place: &str) -> String {
+        let flags = self.sign_in_flags(key);
+        let place = shell_words::quote(place);
+        match self.backend {
+            Backend::File => format!(
+                "Once the problem is fixed, move that file over {} (or import it: `mssp-token logout {flags}`, then `mssp-token refresh --from {place} {flags}`).",
+                self.secret_path(key).display()
+            ),
+            _ => format!(
+                "Once the problem is fixed, import it into the profile: `mssp-token logout {flags}`, then `mssp-token refresh --from {place} {flags}`; then delete that file."
+            ),
+        }
     }
 }
 

@@ -13,11 +13,16 @@ use mssp_token_client::flows::pager::{self, ApiCall, Method};
 use mssp_token_client::flows::{app_only, profile};
 use mssp_token_client::store::cache::Cache;
 use mssp_token_client::store::tenants::TenantIds;
-use mssp_token_client::token::Claims;
+use mssp_token_client::token::{Claims, TokenSet};
 use serde_json::Value;
 
-pub async fn run(a: ApiArgs) -> Result<()> {
+pub async fn run(mut a: ApiArgs) -> Result<()> {
     let api = args::api(a.api, a.xdr);
+    // A profile is opened first: its cloud is the API's cloud unless --cloud says so.
+    let profile = match a.profile.clone() {
+        Some(name) => Some(open_profile(&mut a, &name)?),
+        None => None,
+    };
     let cloud = args::cloud(a.identity.cloud);
     let base = match args::base_url(a.base_url.as_deref())? {
         Some(b) => b,
@@ -37,24 +42,26 @@ pub async fn run(a: ApiArgs) -> Result<()> {
     let body = read_data(a.data.as_deref())?;
     let mut http = args::http(a.identity.ca_file.as_deref())?;
     http.retry.retry_server_errors = method == Method::GET;
-    let token = match &a.token_file {
-        None if a.profile.is_some() => {
-            let name = args::profile_name(a.profile.as_deref().unwrap_or_default())?;
-            let store = args::profiles(&a.store)?;
-            // The API's audience, on the profile's endpoint (v1: resource, v2: scope).
-            let target = match args::explicit_target(&a.identity)? {
-                Some(t) => t,
-                None if store.load(&name)?.set.endpoint == "v1" => {
-                    args::target(&a.identity, DefaultTarget::Resource(api))?
+    let token = match (&a.token_file, profile) {
+        (_, Some((name, store, saved))) => {
+            // A token for the API's audience: the profile's own when it is for that API, else
+            // one redeemed with its refresh token (v1: the API's resource, v2: its .default).
+            let want = match args::explicit_target(&a.identity)? {
+                Some(t) => profile::Want::Exactly(t),
+                None => {
+                    let default = match saved.endpoint.as_str() {
+                        "v1" => DefaultTarget::Resource(api),
+                        _ => DefaultTarget::Scope(api),
+                    };
+                    profile::Want::AudienceOf(args::target(&a.identity, default)?)
                 }
-                None => args::target(&a.identity, DefaultTarget::Scope(api))?,
             };
             let credential = args::credential(&a.identity)?;
-            profile::access_token(&http, &store, &name, credential, Some(target))
+            profile::access_token(&http, &store, &name, credential, want)
                 .await?
                 .access_token
         }
-        Some(path) => {
+        (Some(path), None) => {
             let token = mssp_token_client::store::file::read_access_token(path)
                 .map_err(|e| at("--token-file", e))?;
             if a.identity.tenant.is_some() {
@@ -62,7 +69,7 @@ pub async fn run(a: ApiArgs) -> Result<()> {
             }
             token
         }
-        None => {
+        (None, None) => {
             let id = args::identity(&a.identity, DefaultTarget::Scope(api))?;
             app_only::check_app_only(&id)?;
             app_only::token(&http, &id, !a.no_cache).await?.access_token
@@ -84,6 +91,32 @@ pub async fn run(a: ApiArgs) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// `--profile NAME`: the name checked, the store opened, the saved set read; `--cloud` defaults
+/// to the profile's cloud, and one that contradicts it is refused (the profile's tokens come
+/// from that cloud, and so do the API's audience and host).
+fn open_profile(
+    a: &mut ApiArgs,
+    name: &str,
+) -> Result<(
+    String,
+    mssp_token_client::store::profiles::Profiles,
+    TokenSet,
+)> {
+    let name = args::profile_name(name)?;
+    let store = args::profiles(&a.store)?;
+    let saved = store.load(&name)?.set;
+    match (a.identity.cloud, saved.cloud) {
+        (None, Some(c)) => a.identity.cloud = Some(args::cloud_arg(c)),
+        (Some(given), Some(c)) if args::cloud(given) != c => return Err(usage(format!(
+            "--cloud {} contradicts --profile {name}: its session is in the {} cloud; drop --cloud",
+            args::cloud(given).name(),
+            c.name()
+        ))),
+        _ => {}
+    }
+    Ok((name, store, saved))
 }
 
 /// `--token-file` with `--tenant` (or AZURE_TENANT_ID): the saved token must be that tenant's,

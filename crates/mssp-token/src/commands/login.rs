@@ -15,6 +15,18 @@ use mssp_token_client::store::profiles::ProfileKind;
 use mssp_token_client::{browser, info};
 
 pub async fn run(mut a: LoginArgs) -> Result<()> {
+    // The profile (its name, and the store opened) is checked first, so that a store that
+    // cannot be used fails now, not after the person has signed in.
+    let profile = match &a.profile {
+        Some(name) => Some((args::profile_name(name)?, args::profiles(&a.store)?)),
+        None => None,
+    };
+    if let (Some((name, _)), Some(file)) = (&profile, &a.output.save) {
+        return Err(usage(format!(
+            "--save {} and --profile {name} would both keep the refresh token, and refreshing one makes the other stop working: choose one. To move a saved file into a profile later: mssp-token refresh --from FILE --profile {name}",
+            file.display()
+        )));
+    }
     let sandbox = if a.sandbox {
         Some(start_sandbox(&mut a)?)
     } else {
@@ -26,12 +38,6 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
         identity.credential = Credential::Secret(secret);
     }
     let redirect = args::redirect_plan(&a.redirect_uri, a.port)?;
-    // The profile store is opened before the sign-in, so that a store that cannot be used
-    // fails now, not after the person has signed in.
-    let profile = match &a.profile {
-        Some(name) => Some((args::profile_name(name)?, args::profiles(&a.store)?)),
-        None => None,
-    };
     let http = args::http(a.identity.ca_file.as_deref())?;
     // Who opens the page: a browser, the sandbox's simulated user, or the person at the desk.
     let opener = if a.no_browser {

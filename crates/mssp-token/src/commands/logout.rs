@@ -5,38 +5,30 @@
 use crate::args;
 use crate::cli::LogoutArgs;
 use anyhow::Result;
-use mssp_token_client::error::{fail, Exit};
 use mssp_token_client::store::TokenStore;
 
 pub fn run(a: LogoutArgs) -> Result<()> {
     let name = args::profile_name(&a.profile)?;
     let store = args::profiles(&a.store)?;
+    // An unknown name takes no lock (and leaves no lock file behind).
+    if !store.exists(&name) {
+        return Err(store.unknown(&name));
+    }
     let location = store.location(&name);
+    // Offline, and readable even when the profile itself is damaged.
     let summary = store.summary(&name).ok();
     let _lock = store.lock(&name)?;
     if !store.delete(&name)? {
-        let have = store.names().unwrap_or_default();
-        return Err(fail(
-            Exit::Storage,
-            format!(
-                "no profile named {name} in the {} store ({}){}",
-                store.kind().name(),
-                store.dir().display(),
-                if have.is_empty() {
-                    String::new()
-                } else {
-                    format!("; it has: {}", have.join(", "))
-                }
-            ),
-        ));
+        // Deleted meanwhile by another process.
+        return Err(store.unknown(&name));
     }
     let tenant = summary
         .as_ref()
         .and_then(|s| s["tenant_id"].as_str())
-        .unwrap_or("the customer's tenant")
-        .to_string();
+        .map(|t| format!("tenant {}", mssp_token_client::authority::printable(t)))
+        .unwrap_or_else(|| "the customer's tenant".to_string());
     mssp_token_client::info!(
-        "Deleted profile {name} ({location}). Its refresh token is gone from this machine, but it stays valid in Entra until it expires: to revoke it, an admin of {tenant} revokes the user's sessions (Entra admin center > Users > Revoke sessions, or `Revoke-MgUserSignInSession`)."
+        "Deleted {location}.\nIts refresh token is gone from this machine, but Entra keeps it valid until it expires: revoking it is a separate admin action. An admin of {tenant} revokes the user's sessions (Entra admin center > Users > the user > Revoke sessions, or `Revoke-MgUserSignInSession -UserId <user>`)."
     );
     Ok(())
 }

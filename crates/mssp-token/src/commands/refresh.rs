@@ -13,7 +13,7 @@ use mssp_token_client::apis::ApiTarget;
 use mssp_token_client::error::{at, usage};
 use mssp_token_client::flows::{keep_alive, refresh};
 use mssp_token_client::store::file::TokenFiles;
-use mssp_token_client::store::profiles::{Profile, ProfileKind};
+use mssp_token_client::store::profiles::{Profile, ProfileKind, Profiles};
 use mssp_token_client::store::TokenStore;
 use mssp_token_client::token::{Target, TokenSet};
 
@@ -72,7 +72,10 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
                     mssp_token_client::time::now_epoch(),
                 ))?;
             }
-            redeem_and_print(&a, &store, &name).await?;
+            if let Err(e) = redeem_and_print(&a, &store, &name).await {
+                undo_import(&store, &name, &saved);
+                return Err(e);
+            }
             mssp_token_client::info!(
                 "Imported {} into profile {name}; the refresh token in the file no longer works, so delete the file.",
                 path.display()
@@ -82,6 +85,19 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
         (None, None) => Err(usage(
             "say what to refresh: --from FILE (a token file), --profile NAME, or --all (every profile)",
         )),
+    }
+}
+
+/// A failed import leaves no profile behind that still holds the file's refresh token (the
+/// file keeps it, working or as dead as it was); a profile that took a rotated one stays.
+fn undo_import(store: &Profiles, name: &str, saved: &TokenSet) {
+    let Ok(_lock) = store.lock(name) else { return };
+    let holds_the_files_token = store
+        .load(name)
+        .map(|p| p.set.refresh_token == saved.refresh_token)
+        .unwrap_or(false);
+    if holds_the_files_token {
+        let _ = store.delete(name);
     }
 }
 

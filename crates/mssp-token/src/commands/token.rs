@@ -30,7 +30,11 @@ async fn from_profile(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
     let target = args::explicit_target(&a.identity)?;
     let credential = args::credential(&a.identity)?;
     let http = args::http(a.identity.ca_file.as_deref())?;
-    let set = profile::access_token(&http, &store, &name, credential, target).await?;
+    let want = match target {
+        Some(t) => profile::Want::Exactly(t),
+        None => profile::Want::Own,
+    };
+    let set = profile::access_token(&http, &store, &name, credential, want).await?;
     mssp_token_client::checks::roles_present(&set, &a.require_role)?;
     super::deliver(
         &set,

@@ -25,6 +25,7 @@ mod login;
 mod login_errors;
 mod network_faults;
 mod onboard;
+mod profiles;
 mod properties;
 mod refresh;
 mod sandbox_command;
