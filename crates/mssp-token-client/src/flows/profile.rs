@@ -129,3 +129,29 @@ pub async fn access_token(
     let id = identity_of(&profile.set, credential, wanted)?;
     crate::flows::refresh::redeem(http, &id, store, name).await
 }
+
+/// `--tenant` (or AZURE_TENANT_ID) given with `--profile`: the profile's token must be that
+/// tenant's (a domain resolved to its GUID at the profile's authority first), like every token
+/// the tool hands out: exit 5 otherwise, and the caller prints and sends nothing.
+pub async fn is_for_tenant(
+    http: &Http,
+    store: &Profiles,
+    name: &str,
+    set: &TokenSet,
+    asked: Tenant,
+    remembered: Option<&crate::store::tenants::TenantIds>,
+) -> Result<()> {
+    let authority = Authority::new(
+        set.cloud.unwrap_or(Cloud::Public),
+        set.authority.as_deref(),
+        asked,
+    )?;
+    let expected = crate::entra::discovery::tenant_id(http, &authority, remembered).await?;
+    let location = store.location(name);
+    crate::checks::tid_is(
+        set.claims.tid.as_deref(),
+        &expected,
+        authority.tenant.as_str(),
+        crate::checks::Source::File(&location),
+    )
+}

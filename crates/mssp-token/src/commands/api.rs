@@ -57,9 +57,17 @@ pub async fn run(mut a: ApiArgs) -> Result<()> {
                 }
             };
             let credential = args::credential(&a.identity)?;
-            profile::access_token(&http, &store, &name, credential, want)
-                .await?
-                .access_token
+            let set = profile::access_token(&http, &store, &name, credential, want).await?;
+            if let Some(asked) = a.identity.tenant.as_deref() {
+                let tenant = Tenant::parse(asked).map_err(|e| at("--tenant", e))?;
+                let remembered = match a.no_cache {
+                    true => None,
+                    false => Cache::open().ok().map(|c| TenantIds::in_cache(&c)),
+                };
+                profile::is_for_tenant(&http, &store, &name, &set, tenant, remembered.as_ref())
+                    .await?;
+            }
+            set.access_token
         }
         (Some(path), None) => {
             let token = mssp_token_client::store::file::read_access_token(path)
@@ -109,11 +117,13 @@ fn open_profile(
     let saved = store.load(&name)?.set;
     match (a.identity.cloud, saved.cloud) {
         (None, Some(c)) => a.identity.cloud = Some(args::cloud_arg(c)),
-        (Some(given), Some(c)) if args::cloud(given) != c => return Err(usage(format!(
+        (Some(given), Some(c)) if args::cloud(given) != c => {
+            return Err(usage(format!(
             "--cloud {} contradicts --profile {name}: its session is in the {} cloud; drop --cloud",
             args::cloud(given).name(),
             c.name()
-        ))),
+        )))
+        }
         _ => {}
     }
     Ok((name, store, saved))

@@ -42,10 +42,10 @@ pub fn run(args: InspectArgs) -> Result<()> {
                 "expired": jwt.num_claim("exp").map(|e| e <= now),
                 "checks": {"ok": failures.is_empty(), "failures": failures},
             });
-            println!(
-                "{}",
+            mssp_token_client::output::stdout(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            ))?;
         }
         ReportFormat::Text => {
             let mut out = String::new();
@@ -66,7 +66,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
                     relative(*v, now)
                 ));
             }
-            print!("{out}");
+            mssp_token_client::output::stdout(&out)?;
         }
     }
     if failures.is_empty() {

@@ -4,7 +4,11 @@
 use crate::args::{self, DefaultTarget};
 use crate::cli::TokenArgs;
 use mssp_token_client::apis::ApiTarget;
+use mssp_token_client::authority::Tenant;
+use mssp_token_client::error::at;
 use mssp_token_client::flows::{app_only, profile};
+use mssp_token_client::store::cache::Cache;
+use mssp_token_client::store::tenants::TenantIds;
 
 pub async fn run(a: TokenArgs) -> anyhow::Result<()> {
     if let Some(name) = &a.profile {
@@ -35,6 +39,14 @@ async fn from_profile(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
         None => profile::Want::Own,
     };
     let set = profile::access_token(&http, &store, &name, credential, want).await?;
+    if let Some(asked) = a.identity.tenant.as_deref() {
+        let tenant = Tenant::parse(asked).map_err(|e| at("--tenant", e))?;
+        let remembered = match a.no_cache {
+            true => None,
+            false => Cache::open().ok().map(|c| TenantIds::in_cache(&c)),
+        };
+        profile::is_for_tenant(&http, &store, &name, &set, tenant, remembered.as_ref()).await?;
+    }
     mssp_token_client::checks::roles_present(&set, &a.require_role)?;
     super::deliver(
         &set,

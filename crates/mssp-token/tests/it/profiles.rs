@@ -1153,3 +1153,82 @@ fn a_rotated_token_that_cannot_be_stored_in_the_profile_is_kept_beside_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(home.read("contoso")["refresh_token"], "0.rotated-2");
 }
+
+#[test]
+fn a_profile_named_with_another_tenant_is_wrong_customer() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    home.login(&sb, "contoso", &[]);
+    let contoso = sb.tenant(true).clone();
+    let fabrikam = sb.other_tenant().clone();
+    let base = sb.authority();
+    for tenant in [s(&fabrikam["domain"]), s(&fabrikam["id"])] {
+        for args in [
+            &[
+                "token",
+                "--profile",
+                "contoso",
+                "-o",
+                "raw",
+                "--tenant",
+                tenant,
+            ][..],
+            &[
+                "api",
+                "--profile",
+                "contoso",
+                "--base-url",
+                &base,
+                "--tenant",
+                tenant,
+                "/api/alerts",
+            ],
+        ] {
+            let out = run(&mut home.cmd(Some(&sb), args));
+            assert_eq!(out.code, 5, "{args:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("wrong customer")
+                    && out.stderr.contains(&format!(
+                        "profile contoso ({})",
+                        home.file("contoso").display()
+                    )),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(out.stdout.is_empty(), "nothing printed");
+        }
+    }
+    // The profile's own tenant, by domain (from the environment too): fine.
+    let out = run(home
+        .cmd(Some(&sb), &["token", "--profile", "contoso", "-o", "raw"])
+        .env("AZURE_TENANT_ID", s(&contoso["domain"])));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(home
+        .cmd(Some(&sb), &["token", "--profile", "contoso", "-o", "raw"])
+        .env("AZURE_TENANT_ID", s(&fabrikam["id"])));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+}
+
+#[test]
+fn inspect_profile_into_a_closed_pipe_is_an_error_not_a_panic() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    home.login(&sb, "contoso", &[]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for format in ["json", "text"] {
+        let out = home
+            .cmd(None, &["inspect", "--profile", "contoso", "-o", format])
+            .stdout(writer.try_clone().unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(7), "{stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{stderr}"
+        );
+    }
+}
