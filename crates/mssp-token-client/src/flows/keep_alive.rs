@@ -99,8 +99,9 @@ pub async fn run(
             String::new()
         } else {
             format!(
-                ", {} need a person to sign in again ({})",
+                ", {} {} a person to sign in again ({})",
                 dead.len(),
+                if dead.len() == 1 { "needs" } else { "need" },
                 dead.iter()
                     .map(|o| o.profile.as_str())
                     .collect::<Vec<_>>()
@@ -210,15 +211,48 @@ async fn one(
 }
 
 /// The error chain on one line, outermost first, without the sign-in command (it has its own
-/// field).
+/// field), runs of spaces collapsed, at most [`MAX_ERROR`] characters (cut at a word).
 fn one_line(e: &anyhow::Error) -> String {
-    let text = format!("{e:#}");
-    text.lines()
+    let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    let words: Vec<&str> = causes
+        .iter()
+        .flat_map(|c| c.lines())
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("mssp-token login "))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(600)
-        .collect()
+        .flat_map(str::split_whitespace)
+        .collect();
+    let mut out = String::new();
+    for w in words {
+        if out.chars().count() + 1 + w.chars().count() > MAX_ERROR {
+            out.push_str(" …");
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// The longest `error` of a line.
+const MAX_ERROR: usize = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_without_the_sign_in_command() {
+        let e = anyhow::anyhow!("AADSTS50173: revoked\n  meaning:   the grant was revoked")
+            .context("sign in again:\n  mssp-token login --tenant t --profile p");
+        assert_eq!(
+            one_line(&e),
+            "sign in again: AADSTS50173: revoked meaning: the grant was revoked"
+        );
+        let long = anyhow::anyhow!("{}", "word ".repeat(400));
+        let line = one_line(&long);
+        assert!(line.chars().count() <= MAX_ERROR + 2, "{}", line.len());
+        assert!(line.ends_with("word …"), "{line}");
+    }
 }

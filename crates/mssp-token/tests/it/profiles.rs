@@ -551,6 +551,11 @@ fn refresh_all_reports_a_revoked_session_with_its_login_command_and_goes_on() {
         sb.authority()
     );
     assert_eq!(dead["command"], command.as_str());
+    let error = s(&dead["error"]);
+    assert!(
+        error.contains("AADSTS50173 (invalid_grant)") && !error.contains('\n'),
+        "Entra's answer, on one line: {error}"
+    );
     // Recorded in the profile for `status`; its tokens untouched.
     let fab = home.read("fabrikam");
     assert_eq!(fab["last_error"]["needs_login"], true);
@@ -565,7 +570,7 @@ fn refresh_all_reports_a_revoked_session_with_its_login_command_and_goes_on() {
         out.stderr.contains("Refreshed 2 of 3 profiles; 1 failed")
             && out
                 .stderr
-                .contains("need a person to sign in again (fabrikam)")
+                .contains("1 needs a person to sign in again (fabrikam)")
             && out.stderr.contains(&command),
         "{}",
         out.stderr
