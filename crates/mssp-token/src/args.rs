@@ -361,8 +361,13 @@ pub fn profiles(a: &cli::StoreArgs) -> Result<Profiles> {
         ));
     }
     let key = match kind {
-        StoreKind::Encrypted => VaultKey::from_env(a.passphrase_file.as_deref())
-            .map_err(|e| at("--passphrase-file", e))?,
+        StoreKind::Encrypted => VaultKey::from_env(a.passphrase_file.as_deref()).map_err(|e| {
+            // (An error about MSSP_TOKEN_PASSPHRASE or MSSP_TOKEN_IDENTITY names it already.)
+            match a.passphrase_file {
+                Some(_) => at("--passphrase-file", e),
+                None => e,
+            }
+        })?,
         _ => None,
     };
     Profiles::open(kind, key.as_ref()).map_err(|e| at("--store", e))

@@ -317,12 +317,20 @@ impl Profiles {
         crate::store::cache::create_private_dir(&dir)?;
         check_private(&dir)?;
         let backend = match kind {
-            StoreKind::Keyring => Backend::Keyring(Keyring::default()),
+            StoreKind::Keyring => {
+                // Asked now, before anyone signs in or a refresh token is spent: a keyring that
+                // cannot take a write is exit 7 with the fix, never a plaintext fallback.
+                let keyring = Keyring::default();
+                keyring.probe()?;
+                Backend::Keyring(keyring)
+            }
             StoreKind::Encrypted => {
                 let key = key.ok_or_else(|| {
                     usage("the encrypted store needs its key: set MSSP_TOKEN_PASSPHRASE, pass --passphrase-file FILE, or set MSSP_TOKEN_IDENTITY to an age identity file")
                 })?;
-                Backend::Encrypted(Arc::new(Vault::open(&dir, key)?))
+                let vault =
+                    Vault::open(&dir, key).map_err(|e| crate::error::at("encrypted:", e))?;
+                Backend::Encrypted(Arc::new(vault))
             }
             _ => Backend::File,
         };
@@ -666,8 +674,27 @@ impl TokenStore for Profiles {
     }
 
     /// The new set goes beside the profile, as a token file (`NAME.json.rescued-<time>`, 0600,
-    /// in the store's folder), whatever the store: losing it would lose the session.
+    /// in the store's folder; the encrypted store's sealed, `NAME.age.rescued-<time>`): losing
+    /// it would lose the session.
     fn rescue(&self, key: &str, set: &TokenSet) -> Result<String> {
+        if let Backend::Encrypted(vault) = &self.backend {
+            // Encrypted like the profile (`NAME.age.rescued-<time>`): the store's promise
+            // holds for the rescued tokens too.
+            let path = self.secret_path(key);
+            let sealed = vault.seal(set.to_json().as_bytes())?;
+            return file::write_beside(&path, &sealed)
+                .map(|p| format!("{} (encrypted like the profile)", p.display()))
+                .map_err(|e| {
+                    fail(
+                        Exit::Storage,
+                        format!(
+                            "cannot keep the token beside {} ({})",
+                            path.display(),
+                            io_reason(&e)
+                        ),
+                    )
+                });
+        }
         let path = self.dir.join(format!("{key}.json"));
         file::write_beside(&path, set.to_json().as_bytes())
             .map(|p| p.display().to_string())
