@@ -252,7 +252,8 @@ pub struct LoginArgs {
     #[arg(long)]
     pub sandbox: bool,
 
-    /// Save the tokens as this profile (usually the customer's short name) in the store.
+    /// Save the tokens as this profile (usually the customer's short name) in the store
+    /// (--store); instead of --save, not with it.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
