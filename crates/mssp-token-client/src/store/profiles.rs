@@ -799,6 +799,35 @@ mod tests {
     }
 
     #[test]
+    fn the_audience_of_a_target() {
+        let scopes = |v: &[&str]| Target::Scopes(v.iter().map(|s| s.to_string()).collect());
+        let mde = "https://api.securitycenter.microsoft.com";
+        assert_eq!(
+            audience(&Target::Resource(format!("{mde}/"))).as_deref(),
+            Some(mde)
+        );
+        assert_eq!(
+            audience(&scopes(&[
+                "https://API.securitycenter.microsoft.com/Alert.Read",
+                "https://api.securitycenter.microsoft.com/.default",
+                "offline_access",
+                "openid"
+            ]))
+            .as_deref(),
+            Some(mde)
+        );
+        // Two APIs, or a bare Graph permission: not clear, so a token is redeemed.
+        assert_eq!(
+            audience(&scopes(&[
+                "https://api.securitycenter.microsoft.com/Alert.Read",
+                "https://api.security.microsoft.com/Incident.Read"
+            ])),
+            None
+        );
+        assert_eq!(audience(&scopes(&["User.Read"])), None);
+    }
+
+    #[test]
     fn stores_parse_by_name() {
         assert_eq!(StoreKind::parse("Keyring").unwrap(), StoreKind::Keyring);
         let e = StoreKind::parse("vault").unwrap_err().to_string();
