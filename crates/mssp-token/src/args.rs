@@ -370,7 +370,8 @@ pub fn profiles(a: &cli::StoreArgs) -> Result<Profiles> {
         })?,
         _ => None,
     };
-    Profiles::open(kind, key.as_ref()).map_err(|e| at("--store", e))
+    // Its messages name the store and the fix already.
+    Profiles::open(kind, key.as_ref())
 }
 
 /// `--profile NAME`, checked.

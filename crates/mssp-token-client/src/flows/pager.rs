@@ -191,20 +191,36 @@ pub fn explain(
         .unwrap_or_default();
     match resp.status {
         401 | 403 => {
-            let roles = Jwt::decode(token).map(|j| j.roles()).unwrap_or_default();
+            let jwt = Jwt::decode(token).ok();
+            let roles = jwt.as_ref().map(|j| j.roles()).unwrap_or_default();
+            // A delegated token (a signed-in user's) carries `scp`, not `roles`.
+            let scp = jwt
+                .as_ref()
+                .and_then(|j| j.claims.get("scp"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let needed = api
                 .role_for_path(url.path())
                 .map(|r| format!(" {} needs {r}.", url.path()))
                 .unwrap_or_default();
-            let have = if roles.is_empty() {
-                "no roles".to_string()
-            } else {
-                roles.join(", ")
+            let (have, fix) = match &scp {
+                Some(scp) => (
+                    format!("the delegated permissions {}", printable(scp)),
+                    "Add the delegated permission to the app, grant consent in the customer's tenant, make sure the signed-in user has a Defender role that allows it, and sign in again",
+                ),
+                None if roles.is_empty() => (
+                    "no roles".to_string(),
+                    "Add the application permission, grant admin consent in the customer's tenant, and get a new token (--no-cache)",
+                ),
+                None => (
+                    roles.join(", "),
+                    "Add the application permission, grant admin consent in the customer's tenant, and get a new token (--no-cache)",
+                ),
             };
             fail(
                 Exit::Check,
                 format!(
-                    "the API refused the token: HTTP {} ({said}){tracking}.{needed} The token has {have}. Add the application permission, grant admin consent in the customer's tenant, and get a new token (--no-cache)",
+                    "the API refused the token: HTTP {} ({said}){tracking}.{needed} The token has {have}. {fix}",
                     resp.status
                 ),
             )

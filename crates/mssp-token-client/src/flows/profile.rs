@@ -127,7 +127,12 @@ pub async fn access_token(
         }
     }
     let id = identity_of(&profile.set, credential, wanted)?;
-    crate::flows::refresh::redeem(http, &id, store, name).await
+    let set = crate::flows::refresh::redeem(http, &id, store, name).await?;
+    crate::info!(
+        "Refreshed; the new refresh token is saved in {} (the old one no longer works).",
+        store.location(name)
+    );
+    Ok(set)
 }
 
 /// `--tenant` (or AZURE_TENANT_ID) given with `--profile`: the profile's token must be that

@@ -81,10 +81,8 @@ pub async fn redeem(
     if let Err(e) = pending.write(&set) {
         return Err(keep_anyway(store, key, &set, e));
     }
-    crate::info!(
-        "Refreshed; the new refresh token is saved in {} (the old one no longer works).",
-        store.location(key)
-    );
+    // Said by the callers (one line per refresh would flood `refresh --all`).
+    crate::verbose!("refreshed {}", store.location(key));
     Ok(set)
 }
 

@@ -103,8 +103,24 @@ fn undo_import(store: &Profiles, name: &str, saved: &TokenSet) {
 
 /// Tenant, client and target come from the saved set unless given.
 fn fill_from_saved(id_args: &mut IdentityArgs, saved: &TokenSet, source: &str) -> Result<()> {
-    if id_args.tenant.is_none() {
-        id_args.tenant = Some(saved.tenant_id.clone());
+    match &id_args.tenant {
+        None => id_args.tenant = Some(saved.tenant_id.clone()),
+        // A tenant ID that is not the saved one would send the refresh token to another
+        // customer's tenant (and the answer would be refused after the token was spent).
+        Some(t)
+            if mssp_token_client::authority::is_guid(t.trim())
+                && !t.trim().eq_ignore_ascii_case(&saved.tenant_id) =>
+        {
+            return Err(mssp_token_client::error::fail(
+                mssp_token_client::error::Exit::Check,
+                format!(
+                    "{source} holds a session of tenant {}, but --tenant (or AZURE_TENANT_ID) says {}; nothing was sent. Drop --tenant (unset AZURE_TENANT_ID), or pick the file or profile of that tenant",
+                    saved.tenant_id,
+                    mssp_token_client::authority::printable(t.trim())
+                ),
+            ));
+        }
+        Some(_) => {}
     }
     if id_args.client_id.is_none() {
         id_args.client_id = Some(saved.client_id.clone());
@@ -127,6 +143,10 @@ async fn redeem_and_print(a: &RefreshArgs, store: &dyn TokenStore, key: &str) ->
     let id = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
     let http = args::http(a.identity.ca_file.as_deref())?;
     let set = refresh::redeem(&http, &id, store, key).await?;
+    mssp_token_client::info!(
+        "Refreshed; the new refresh token is saved in {} (the old one no longer works).",
+        store.location(key)
+    );
     mssp_token_client::output::print(&set, args::format(a.output))
 }
 

@@ -1237,3 +1237,31 @@ fn inspect_profile_into_a_closed_pipe_is_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn refresh_with_another_tenant_id_is_refused_before_the_token_is_sent() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    home.login(&sb, "contoso", &[]);
+    let before = home.read("contoso");
+    let other = sb.other_tenant()["id"].as_str().unwrap().to_string();
+    for args in [
+        vec![
+            "refresh",
+            "--profile",
+            "contoso",
+            "--tenant",
+            other.as_str(),
+        ],
+        vec!["token", "--profile", "contoso", "--tenant", other.as_str()],
+    ] {
+        let out = run(&mut home.cmd(Some(&sb), &args));
+        assert_eq!(out.code, 5, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        assert!(out.stderr.contains(&other), "{args:?}: {}", out.stderr);
+    }
+    // Nothing was redeemed: the stored refresh token still works and is unchanged.
+    let after = home.read("contoso");
+    assert_eq!(after["refresh_token"], before["refresh_token"]);
+    assert!(redeem_at_sandbox(&sb, s(&after["tenant_id"]), s(&after["refresh_token"])).is_ok());
+}
