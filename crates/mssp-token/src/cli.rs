@@ -334,8 +334,9 @@ pub struct TokenArgs {
     pub no_cache: bool,
 
     /// Print the access token of this profile instead (refreshed first if it has less than 5
-    /// minutes left, and the rotated refresh token stored).
-    #[arg(long, value_name = "NAME")]
+    /// minutes left, and the rotated refresh token stored). Not with --save: a second copy of
+    /// the refresh token would die at the profile's next rotation.
+    #[arg(long, value_name = "NAME", conflicts_with = "save")]
     pub profile: Option<String>,
 
     #[command(flatten)]
