@@ -58,7 +58,10 @@ impl Keyring {
     pub fn probe(&self) -> Result<()> {
         #[cfg(target_os = "linux")]
         {
-            match self.bounded("reach", "the OS keyring", probe_secret_service)? {
+            let answer = self
+                .bounded("reach", "the OS keyring", probe_secret_service)
+                .map_err(|e| crate::error::at("keyring:", e))?;
+            match answer {
                 Ok(()) => Ok(()),
                 Err(e) => Err(fail(
                     Exit::Storage,

@@ -1517,3 +1517,214 @@ fn a_url_with_a_password_is_refused_without_printing_it() {
     }
     leaks.assert_none("passwords in URLs");
 }
+
+// ---- Profiles and their stores (issue 10) ----
+
+/// The encrypted store's passphrase holds the canary too.
+const PASSPHRASE: &str = "pass-CANARY-7f3a9c-phrase";
+const WRONG_PASSPHRASE: &str = "wrongpass-CANARY-7f3a9c-phrase";
+
+/// Where the profiles go, and how the store's key is given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    File,
+    Keyring,
+    PassphraseEnv,
+    PassphraseFile,
+}
+
+/// `mssp-token -v SUB` on the profiles of `store` in `out/data`, the client secret from the
+/// environment; `passphrase` is the encrypted store's (given as `store` says).
+fn profile_cmd(
+    sub: &str,
+    store: Store,
+    passphrase: &str,
+    out: &Path,
+    inputs: &Path,
+    ks: Option<&crate::keyring_session::KeyringSession>,
+) -> Command {
+    let mut c = mssp(sub, out);
+    for var in [
+        "MSSP_TOKEN_STORE",
+        "MSSP_TOKEN_PASSPHRASE",
+        "MSSP_TOKEN_IDENTITY",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("MSSP_TOKEN_DATA_DIR", out.join("data"));
+    match store {
+        Store::File => {}
+        Store::Keyring => {
+            c.args(["--store", "keyring"]);
+            ks.expect("a keyring session").env(&mut c);
+        }
+        Store::PassphraseEnv => {
+            c.args(["--store", "encrypted"])
+                .env("MSSP_TOKEN_PASSPHRASE", passphrase);
+        }
+        Store::PassphraseFile => {
+            let f = inputs.join(format!("passphrase-{}.txt", rand_suffix()));
+            std::fs::write(&f, format!("{passphrase}\n")).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            c.args(["--store", "encrypted", "--passphrase-file"]).arg(f);
+        }
+    }
+    c
+}
+
+/// login, token, refresh, refresh --all, status and logout on profiles of `store`, succeeding
+/// and failing (a wrong client secret, a wrong passphrase), with the canary in the client
+/// secret and in the passphrase.
+fn profiles_with(store: Store, sb: &Sandbox, root: &Path, leaks: &Leaks) {
+    let tag = format!("{store:?}");
+    let inputs = root.join(format!("inputs-{tag}"));
+    let out = root.join(format!("out-{tag}"));
+    let probe = root.join(format!("probe-{tag}"));
+    for d in [&inputs, &out, &probe] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let ks = (store == Store::Keyring).then(crate::keyring_session::KeyringSession::start);
+    let ks = ks.as_ref();
+    let authority = sb.authority();
+    let cmd = |sub: &str, passphrase: &str, secret: &str| {
+        let mut c = profile_cmd(sub, store, passphrase, &out, &inputs, ks);
+        c.env("AZURE_CLIENT_SECRET", secret);
+        c
+    };
+    let encrypted = matches!(store, Store::PassphraseEnv | Store::PassphraseFile);
+
+    // login --profile: the browser's environment and command line are checked too.
+    let mut c = cmd("login", PASSPHRASE, GOOD_SECRET);
+    c.args([
+        "--authority",
+        &authority,
+        "--tenant",
+        CONTOSO,
+        "--client-id",
+        CLIENT,
+    ])
+    .args(["--wait", "20", "--profile", "contoso", "-o", "json"])
+    .arg("--browser-command")
+    .arg(format!("sh {}", browser_wrapper(&probe).display()));
+    let s = watch(
+        format!("login --profile, {tag}"),
+        c,
+        None,
+        Some((&probe, true)),
+    );
+    leaks.check_run(&s, 0);
+    if s.browser_argv.is_none() {
+        leaks.add(format!("[{}] the browser never started", s.label));
+    }
+    let mut tokens = tokens_in(&s.stdout);
+    tokens.extend(code_from_browser_log(&probe));
+    leaks.check_tokens_not_on_stderr(&s, &tokens);
+
+    let runs: [(&str, &[&str], &str, &str, i32); 7] = [
+        (
+            "token --profile",
+            &["--profile", "contoso", "-o", "json"],
+            PASSPHRASE,
+            GOOD_SECRET,
+            0,
+        ),
+        (
+            "refresh --profile",
+            &["--profile", "contoso", "-o", "json"],
+            PASSPHRASE,
+            GOOD_SECRET,
+            0,
+        ),
+        ("refresh --all", &["--all"], PASSPHRASE, GOOD_SECRET, 0),
+        // A wrong client secret: Entra refuses it; refresh --all records the error in the
+        // profile (which status then shows).
+        (
+            "refresh --profile, wrong secret",
+            &["--profile", "contoso"],
+            PASSPHRASE,
+            WRONG_SECRET,
+            3,
+        ),
+        (
+            "refresh --all, wrong secret",
+            &["--all"],
+            PASSPHRASE,
+            WRONG_SECRET,
+            8,
+        ),
+        ("status", &["-o", "json"], PASSPHRASE, GOOD_SECRET, 0),
+        ("status, text", &[], PASSPHRASE, GOOD_SECRET, 0),
+    ];
+    for (label, args, passphrase, secret, code) in runs {
+        let sub = label.split([' ', ',']).next().unwrap();
+        let mut c = cmd(sub, passphrase, secret);
+        c.args(args);
+        let s = watch(format!("{label}, {tag}"), c, None, None);
+        leaks.check_run(&s, code);
+        tokens.extend(tokens_in(&s.stdout));
+        for line in s.stdout.lines() {
+            tokens.extend(tokens_in(line));
+        }
+        leaks.check_tokens_not_on_stderr(&s, &tokens);
+    }
+    if encrypted {
+        // A wrong passphrase (holding the canary too): exit 7, before any sign-in.
+        for (label, args) in [
+            (
+                "token --profile, wrong passphrase",
+                &["--profile", "contoso"][..],
+            ),
+            ("refresh --all, wrong passphrase", &["--all"]),
+            ("logout, wrong passphrase", &["--profile", "contoso"]),
+        ] {
+            let sub = label.split([' ', ',']).next().unwrap();
+            let mut c = cmd(sub, WRONG_PASSPHRASE, GOOD_SECRET);
+            c.args(args);
+            let s = watch(format!("{label}, {tag}"), c, None, None);
+            leaks.check_run(&s, 7);
+            if !s.stderr.contains("wrong passphrase") {
+                leaks.add(format!("[{}] does not say why: {}", s.label, s.stderr));
+            }
+        }
+    }
+    if let Some(ks) = ks {
+        // What the keyring holds is the profile, never the client secret.
+        match ks.lookup("contoso") {
+            Some(entry) if entry.contains(CANARY) => {
+                leaks.add(format!("[{tag}] the keyring entry holds the secret"))
+            }
+            Some(_) => {}
+            None => leaks.add(format!("[{tag}] no keyring entry for the profile")),
+        }
+    }
+    let mut c = cmd("logout", PASSPHRASE, GOOD_SECRET);
+    c.args(["--profile", "contoso"]);
+    let s = watch(format!("logout, {tag}"), c, None, None);
+    leaks.check_run(&s, 0);
+    leaks.check_files(&format!("files written, {tag}"), &out);
+    leaks.check_files(&format!("browser's record, {tag}"), &probe);
+}
+
+#[test]
+fn neither_the_client_secret_nor_the_passphrase_leaks_through_profiles() {
+    let root = tempfile::tempdir().unwrap();
+    let sb = canary_sandbox(root.path());
+    let leaks = Leaks::default();
+    std::thread::scope(|scope| {
+        for store in [
+            Store::File,
+            Store::Keyring,
+            Store::PassphraseEnv,
+            Store::PassphraseFile,
+        ] {
+            let (sb, root, leaks) = (&sb, root.path(), &leaks);
+            scope.spawn(move || profiles_with(store, sb, root, leaks));
+        }
+    });
+    leaks.assert_none("secret hygiene with profiles");
+}

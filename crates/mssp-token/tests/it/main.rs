@@ -7,6 +7,7 @@
 //! Run one area with `cargo test -p mssp-token --test it login::` (module paths filter).
 //! The python stand-ins live in tests/support/, the playwright driver in tests/browser/.
 
+mod keyring_session;
 mod support;
 
 mod apis;
@@ -30,5 +31,6 @@ mod properties;
 mod refresh;
 mod sandbox_command;
 mod status;
+mod stores;
 mod token;
 mod wrong_tenant;
