@@ -977,6 +977,27 @@ fn the_encrypted_store_with_an_age_identity_file() {
         "{}",
         out.stderr
     );
+
+    // The identity's secret key is never printed, logged or copied into the store.
+    let secret_key = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .expect("an age-keygen identity")
+        .to_string();
+    let mut c = place.cmd(
+        Some(&sb),
+        None,
+        &["-v", "refresh", "--profile", "contoso", "-o", "json"],
+    );
+    c.args(store).env("MSSP_TOKEN_IDENTITY", key_s);
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains(&secret_key) && !out.stderr.contains(&secret_key),
+        "the secret key is printed"
+    );
+    assert_no_file_holds(&place.data(), &[secret_key], "the vault");
 }
 
 #[test]
