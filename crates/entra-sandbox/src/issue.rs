@@ -53,10 +53,19 @@ impl Acr {
 
 /// The JSON body of a successful token response.
 pub fn response(inner: &Inner, is: &Issue) -> Value {
+    response_with(inner, is, &Map::new())
+}
+
+/// The same, with `extra` claims in the access token (a partner's `wids` and `idp`: gdap.rs).
+pub fn response_with(inner: &Inner, is: &Issue, extra: &Map<String, Value>) -> Value {
     let lifetime = inner.cfg.token_lifetime_secs;
     let iat = now();
     let exp = iat + lifetime;
-    let access = inner.keys.sign_jwt(&access_claims(inner, is, iat, exp));
+    let mut claims = access_claims(inner, is, iat, exp);
+    if let Value::Object(c) = &mut claims {
+        c.extend(extra.clone());
+    }
+    let access = inner.keys.sign_jwt(&claims);
     let mut m = Map::new();
     m.insert("token_type".into(), "Bearer".into());
     if let Some(s) = &is.scope {

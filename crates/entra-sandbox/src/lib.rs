@@ -53,6 +53,7 @@ mod errors;
 mod handlers;
 mod issue;
 mod odata;
+mod gdap;
 mod pages;
 mod scopes;
 mod store;

@@ -27,6 +27,8 @@ pub struct Config {
     /// Lifetime of refresh tokens (Entra: 90 days, sliding).
     #[serde(default = "default_refresh_lifetime")]
     pub refresh_token_lifetime_secs: u64,
+    /// there ends with AADSTS53003 on the page and at the token endpoint.
+    #[serde(default)]
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
     /// Tenant GUID and domain (lower case) -> index in `tenants`: lookups stay O(1) with
@@ -59,6 +61,12 @@ pub struct Tenant {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    /// Security groups (a partner tenant's, named in its customers' GDAP relationships).
+    #[serde(default)]
+    pub groups: Vec<GroupCfg>,
+    /// GDAP relationships this (customer) tenant has approved for partners.
+    #[serde(default)]
+    pub gdap: Vec<GdapCfg>,
     pub upn: String,
     pub name: String,
     /// Object id (GUID).
@@ -71,6 +79,52 @@ pub struct GrantCfg {
     pub client_id: String,
     /// Application permissions granted (the `roles` claim); default: the app's `roles`.
     #[serde(default)]
+    /// Flagged at risk by Identity Protection: customers block the user's delegated admin
+    /// access (AADSTS530034).
+    #[serde(default)]
+    pub risky: bool,
+}
+
+/// A security group of a (partner) tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCfg {
+    /// Object id (GUID).
+    pub id: String,
+    pub name: String,
+    /// Members' UPNs (users of the same tenant).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// A GDAP relationship, as the customer approved it: which partner, until when, and which
+/// Entra roles each of the partner's security groups holds in this tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GdapCfg {
+    /// The partner tenant (GUID or domain).
+    pub partner: String,
+    /// The relationship's display name.
+    pub name: String,
+    /// End of the relationship, RFC 3339; absent = active (GDAP allows up to 2 years).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// The customer's Conditional Access requires MFA the partner sign-in did not perform
+    /// (AADSTS50076).
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Role assignments: a partner group (GUID or name) and its roles (names of built-in
+    /// Entra roles, or role template GUIDs).
+    pub access: Vec<GdapAccess>,
+    #[serde(skip)]
+    pub expires_epoch: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GdapAccess {
+    pub group: String,
+    pub roles: Vec<String>,
     pub roles: Option<Vec<String>>,
     /// Delegated permissions granted (the `scp` claim); default: the app's `scopes`.
     #[serde(default)]
@@ -158,6 +212,10 @@ fn default_refresh_lifetime() -> u64 {
 }
 fn default_scopes() -> Vec<String> {
     vec!["user_impersonation".to_string()]
+    900
+}
+    5
+}
 }
 
 impl Secret {
@@ -233,7 +291,9 @@ impl Config {
         for (i, a) in self.apps.iter_mut().enumerate() {
             a.client_id = guid(&a.client_id).with_context(|| format!("apps[{i}].client_id"))?;
             if !app_ids.insert(a.client_id.clone()) {
+            crate::gdap::validate_tenant(i, t)?;
                 bail!("apps[{i}].client_id: '{}' is used twice", a.client_id);
+        crate::gdap::validate_relationships(&mut self.tenants)?;
             }
             let home = a.home_tenant.to_ascii_lowercase();
             match tenant_ids.iter().find(|(id, d)| *id == home || *d == home) {
@@ -393,6 +453,11 @@ const BUILTIN: &str = r#"{
       "users": [
         {"upn": "admin@contoso.onmicrosoft.com", "name": "Contoso Admin", "oid": "01b11418-86c7-466a-b822-c55750d55bf8"},
         {"upn": "secops@contoso.onmicrosoft.com", "name": "Contoso SecOps Analyst", "oid": "6c695cd6-4cf1-487f-ac16-894fda637c86"}
+///
+/// GDAP (partner = the MSSP's tenant, group "SOC Analysts" = engineer@ and risky-admin@):
+/// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
+/// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
+/// (`--tenants N`) have none. risky-admin@ is at risk (530034); intern@ is in no group.
       ],
       "grants": [
         {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All", "Incident.Read.All"]},
@@ -407,6 +472,10 @@ const BUILTIN: &str = r#"{
         {"upn": "admin@fabrikam.onmicrosoft.com", "name": "Fabrikam Admin", "oid": "078a7e53-d2f1-4c53-947c-717ea235cdcd"}
       ],
       "grants": [
+      ],
+      "gdap": [
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active)",
+         "access": [{"group": "SOC Analysts", "roles": ["Security Reader", "Security Operator"]}]}
         {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All"]}
       ]
     },
@@ -418,14 +487,28 @@ const BUILTIN: &str = r#"{
         {"upn": "admin@northwind.onmicrosoft.com", "name": "Northwind Admin", "oid": "bf43970c-9b28-47fb-abe0-ddf5b93e2d4d"}
       ]
     },
+      ],
+      "gdap": [
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (2023-2025)", "expires": "2025-01-31T00:00:00Z",
+         "access": [{"group": "SOC Analysts", "roles": ["Security Reader"]}]}
     {
       "id": "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7",
       "domain": "mssp-provider.onmicrosoft.com",
       "name": "MSSP (provider)",
       "users": [
-        {"upn": "engineer@mssp-provider.onmicrosoft.com", "name": "MSSP Engineer", "oid": "244e3ec2-5b8e-48a3-be9f-2ffa23acb155"}
+        {"upn": "engineer@mssp-provider.onmicrosoft.com", "name": "MSSP Engineer", "oid": "244e3ec2-5b8e-48a3-be9f-2ffa23acb155"},
+        {"upn": "risky-admin@mssp-provider.onmicrosoft.com", "name": "MSSP Admin (at risk)", "oid": "5a3c9f0e-2d41-4b7e-9c3a-8e1f6d2b7a90", "risky": true},
+        {"upn": "intern@mssp-provider.onmicrosoft.com", "name": "MSSP Intern (in no GDAP group)", "oid": "c2e4a6b8-1d3f-4a5b-8c7d-9e0f1a2b3c4d"}
+      ],
+      "groups": [
+        {"id": "7d1e5c2a-3b4f-4e6a-9d8c-1f2e3a4b5c6d", "name": "SOC Analysts", "members": ["engineer@mssp-provider.onmicrosoft.com", "risky-admin@mssp-provider.onmicrosoft.com"]},
+        {"id": "e8f7a6b5-c4d3-4b2a-8f1e-0d9c8b7a6f5e", "name": "Helpdesk", "members": []}
       ]
     }
+      ],
+      "gdap": [
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active, app not consented)",
+         "access": [{"group": "SOC Analysts", "roles": ["Security Reader"]}]}
   ],
   "apps": [
     {

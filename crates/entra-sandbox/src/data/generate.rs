@@ -169,8 +169,11 @@ pub fn add(cfg: &mut Config, n: u32, now: u64) -> Result<()> {
                 upn,
                 name: format!("Tenant {i:05} Admin"),
                 oid: user_oid(i),
+                risky: false,
             }],
             grants,
+            groups: Vec::new(),
+            gdap: Vec::new(),
             generated: Some(mix),
         });
     }

@@ -80,6 +80,10 @@ fn handle(inner: &Inner, seg: &str, version: Version, req: &Req) -> Result<Value
         "client_credentials" => client_credentials(inner, &path, version, app, &p, acr),
         "authorization_code" => authorization_code(inner, &path, version, app, &p, acr),
         _ => refresh(inner, &path, version, app, &p, acr),
+            seg,
+            tid: path.tid.clone(),
+        };
+    }
     }
 }
 
@@ -386,18 +390,21 @@ fn refresh(
     let account = entry.account.clone();
     if let Some(t) = &path.tid {
         if *t != account.tid && Some(t) != entry.path_tenant.as_ref() {
-            let mut e = errors::user_not_in_tenant(&account.upn, &inner.tenant_name(t));
-            e.error = "invalid_grant";
-            return Err(e);
+            partner = Some((t.clone(), crate::gdap::admit(inner, t, &account, now())?));
         }
     }
+    // Redeemed in another tenant: a partner (GDAP) redemption, or no access (gdap.rs).
+    let mut partner: Option<(String, Vec<String>)> = None;
     let old = entry.clone();
     let grant = store
-        .grant(&account.tid, &app.client_id)
+        .grant(&token_tid, &app.client_id)
         .cloned()
         .ok_or_else(|| consent_missing(app))?;
     // What the new access token is for: the request's resource/scope, else the original one.
     let (resource, scp, scope, id_token) = match version {
+    let token_tid = partner
+        .as_ref()
+        .map_or(account.tid.clone(), |(t, _)| t.clone());
         Version::V1 => {
             let r = match (p.get("resource"), &old.target) {
                 (Some(r), _) => r.to_string(),
@@ -432,9 +439,13 @@ fn refresh(
             )
         }
     };
-    // Rotation: the presented token dies, a new one (fresh 90 days) is returned.
-    if let Some(e) = store.refresh_mut(rt) {
-        e.state = RefreshState::Rotated;
+    // Rotation: the presented token dies, a new one (fresh 90 days) is returned. A partner
+    // token redeemed in a customer tenant stays valid a while (until its own expiry), as in
+    // Entra, so that many customers can be redeemed at once with it.
+    if partner.is_none() {
+        if let Some(e) = store.refresh_mut(rt) {
+            e.state = RefreshState::Rotated;
+        }
     }
     let new_rt = store.add_refresh(
         RefreshEntry {
@@ -445,23 +456,24 @@ fn refresh(
         now(),
     );
     drop(store);
-    Ok(issue::response(
-        inner,
-        &Issue {
-            version,
-            tid: &account.tid,
-            app,
-            account: Some(&account),
-            resource,
-            scp,
-            roles: Vec::new(),
-            acr,
-            nonce: None,
-            id_token,
-            refresh_token: Some(new_rt),
-            scope: Some(scope),
-        },
-    ))
+    let is = Issue {
+        version,
+        tid: &token_tid,
+        app,
+        account: Some(&account),
+        resource,
+        scp,
+        roles: Vec::new(),
+        acr,
+        nonce: None,
+        id_token,
+        refresh_token: Some(new_rt),
+        scope: Some(scope),
+    };
+    Ok(match &partner {
+        None => issue::response(inner, &is),
+        Some((_, wids)) => issue::response_with(inner, &is, &crate::gdap::claims(inner, &account, wids)),
+    })
 }
 
 /// 65001 at the token endpoint (error invalid_grant, as Entra answers there).

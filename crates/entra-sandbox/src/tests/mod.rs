@@ -8,9 +8,11 @@
 //! - scale.rs: generated tenants, the tenants file, faults and counters, latency, TLS
 //! - tamper.rs: hostile answers on demand (replaced, echoed, amended)
 
+//! - partner.rs: GDAP partner redemption in customer tenants (gdap.rs)
 mod app_only;
 mod defender;
 mod endpoints;
 mod scale;
 mod support;
+mod partner;
 mod tamper;
