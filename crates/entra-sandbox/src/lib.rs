@@ -6,6 +6,9 @@
 //! - GET|POST /{t}/oauth2/authorize, /{t}/oauth2/v2.0/authorize: sign-in + consent page
 //!   (or, with prompt=none, a silent answer); GET /{t}/v2.0/adminconsent
 //! - POST /sandbox/signin: the page's form (fields request, account, action=accept|cancel)
+//! - POST /{t}/oauth2/devicecode, /{t}/oauth2/v2.0/devicecode: the device code flow; GET|POST
+//!   /sandbox/device (the code-entry page at verification_uri), POST /sandbox/device/signin
+//!   (handlers/devicecode.rs); the token endpoints take its device_code polls
 //! - POST /{t}/oauth2/token, /{t}/oauth2/v2.0/token: authorization_code, refresh_token,
 //!   client_credentials
 //! - GET /{t}/v2.0/.well-known/openid-configuration, /{t}/.well-known/openid-configuration,
@@ -50,10 +53,10 @@ mod state;
 // issuance, the HTML pages, OData $filter, the server-side store.
 mod assertion;
 mod errors;
+mod gdap;
 mod handlers;
 mod issue;
 mod odata;
-mod gdap;
 mod pages;
 mod scopes;
 mod store;
@@ -77,4 +80,4 @@ mod tests;
 pub use options::SandboxOptions;
 pub use run::run;
 pub use sandbox::Sandbox;
-pub use simulated_user::simulated_user_sign_in;
+pub use simulated_user::{simulated_user_device_sign_in, simulated_user_sign_in};

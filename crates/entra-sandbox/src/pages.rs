@@ -148,3 +148,32 @@ pub fn form_post(action: &str, params: &[(String, String)]) -> String {
     b.push_str("<button type=\"submit\" id=\"continue\">Continue</button></form>");
     layout(&b, " onload=\"document.forms[0].submit()\"")
 }
+
+/// The device code page (Entra's https://microsoft.com/devicelogin): a box for the code the
+/// application showed. `error` is shown above it (a wrong or expired code).
+pub fn device_code_entry(post_path: &str, error: Option<&str>, prefill: &str) -> String {
+    let mut b = String::from(
+        "<h1>Enter code</h1><p>Enter the code displayed on your app or device to allow it to access your account.</p>",
+    );
+    if let Some(e) = error {
+        b.push_str(&format!("<p class=\"err\" id=\"error\">{}</p>", escape(e)));
+    }
+    b.push_str(&format!(
+        "<form method=\"post\" action=\"{}\" enctype=\"application/x-www-form-urlencoded\">\
+<label for=\"otc\">Code</label><input type=\"text\" name=\"otc\" id=\"otc\" value=\"{}\" autocomplete=\"off\" maxlength=\"64\">\
+<div class=\"buttons\"><button type=\"submit\" id=\"next\">Next</button></div></form>",
+        escape(post_path),
+        escape(prefill)
+    ));
+    layout(&b, "")
+}
+
+/// The last page of a device code sign-in: success, or what stopped it.
+pub fn device_code_done(heading: &str, text: &str) -> String {
+    let body = format!(
+        "<h1 id=\"result\">{}</h1><p id=\"detail\">{}</p>",
+        escape(heading),
+        escape(text)
+    );
+    layout(&body, "")
+}

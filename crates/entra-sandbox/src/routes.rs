@@ -1,7 +1,7 @@
 //! The routing table: (method, path) -> handler. The route list with what each route does is in
 //! the crate documentation (lib.rs).
 
-use crate::handlers::{authorize, control, defender, discovery, federation, token};
+use crate::handlers::{authorize, control, defender, devicecode, discovery, federation, token};
 use crate::http::{Req, Resp};
 use crate::state::Inner;
 use crate::store::{Flow, Version};
@@ -13,6 +13,9 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
     let either = get || req.method == "POST";
     match segs.as_slice() {
         ["sandbox", "signin"] if req.method == "POST" => authorize::signin_post(inner, req),
+        ["sandbox", "device"] if get => devicecode::page(req),
+        ["sandbox", "device"] if req.method == "POST" => devicecode::enter(inner, req),
+        ["sandbox", "device", "signin"] if req.method == "POST" => devicecode::signin(inner, req),
         ["sandbox", "info"] if get => Resp::json(200, &inner.info()),
         ["sandbox", "stats"] if get => Resp::json(200, &inner.net.stats_json()),
         ["sandbox", "revoke-consent"] if req.method == "POST" => {
@@ -42,6 +45,10 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
         }
         [t, "v2.0", "adminconsent"] if get => {
             authorize::authorize(inner, t, Version::V2, Flow::AdminConsent, req)
+        }
+        [t, "oauth2", "devicecode"] => devicecode::authorization(inner, t, Version::V1, req),
+        [t, "oauth2", "v2.0", "devicecode"] => {
+            devicecode::authorization(inner, t, Version::V2, req)
         }
         [t, "oauth2", "token"] => token::token(inner, t, Version::V1, req),
         [t, "oauth2", "v2.0", "token"] => token::token(inner, t, Version::V2, req),

@@ -112,6 +112,77 @@ pub async fn simulated_user_sign_in(authorize_url: &str) -> Result<String> {
     upn.ok_or_else(|| anyhow!("the signed-in account is unknown"))
 }
 
+/// The device code flow's person: opens `verification_uri`, types `user_code`, then on the
+/// sign-in page picks the preselected account (or `account` when given) and presses Accept
+/// (`accept`) or Cancel. Returns the signed-in account's UPN (accepted) or an empty string
+/// (cancelled); an error page (a wrong code, AADSTS53003) is an error carrying its AADSTS line.
+pub async fn simulated_user_device_sign_in(
+    verification_uri: &str,
+    user_code: &str,
+    account: Option<&str>,
+    accept: bool,
+) -> Result<String> {
+    let start = Url::parse(verification_uri).context("the verification URI is not a valid URL")?;
+    let client = Client::builder()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .context("cannot build the simulated browser's HTTP client")?;
+    let resp = client
+        .get(start.clone())
+        .send()
+        .await
+        .context("the simulated user could not open the verification URI")?;
+    let html = resp.text().await.context("cannot read the code page")?;
+    let form = Form::parse(&html).context("the code page has no form")?;
+    let target = start
+        .join(&form.action)
+        .context("the code form's action is not a valid URL")?;
+    let mut fields = form.hidden.clone();
+    fields.push(("otc".into(), user_code.to_string()));
+    let resp = post_form(&client, target.clone(), &fields).await?;
+    let status = resp.status();
+    let html = resp.text().await.context("cannot read the sign-in page")?;
+    if !status.is_success() {
+        bail!(
+            "the code page refused the code ({status}): {}",
+            entry_error(&html)
+        );
+    }
+    let form = Form::parse(&html).context("the sign-in page has no usable form")?;
+    let chosen = form.choose_account(account)?;
+    let mut fields = form.hidden.clone();
+    fields.push(("account".into(), chosen.clone()));
+    let action = if accept { "accept" } else { "cancel" };
+    fields.push(("action".into(), action.into()));
+    let signin = target
+        .join(&form.action)
+        .context("the sign-in form's action is not a valid URL")?;
+    let resp = post_form(&client, signin, &fields).await?;
+    let status = resp.status();
+    let html = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "the sign-in page shows an error ({status}): {}",
+            page_error(&html)
+        );
+    }
+    Ok(if accept { chosen } else { String::new() })
+}
+
+/// The error line of the code page.
+fn entry_error(html: &str) -> String {
+    match html.find("id=\"error\">") {
+        Some(i) => {
+            let rest = &html[i + 11..];
+            unescape(&rest[..rest.find('<').unwrap_or(rest.len())])
+        }
+        None => page_error(html),
+    }
+}
+
 async fn post_form(client: &Client, target: Url, fields: &[(String, String)]) -> Result<Response> {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields.iter())

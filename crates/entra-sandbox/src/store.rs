@@ -129,8 +129,39 @@ pub struct Grant {
     pub scopes: Vec<String>,
 }
 
+/// Where a device code stands (the device authorization grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceState {
+    /// Nobody has entered the user code and signed in yet.
+    Pending,
+    /// A person signed in and accepted: the next poll gets the tokens.
+    Approved(Account),
+    /// The person pressed Cancel.
+    Declined,
+    /// Conditional Access refused the sign-in (AADSTS53003).
+    Blocked,
+    /// The tokens were handed out: the device code is spent.
+    Redeemed,
+}
+
+/// One device authorization request, from the devicecode endpoint to the last poll.
+#[derive(Debug, Clone)]
+pub struct DeviceEntry {
+    pub user_code: String,
+    pub client_id: String,
+    pub version: Version,
+    /// Tenant GUID of the path; `None` for common/organizations.
+    pub path_tenant: Option<String>,
+    pub target: Target,
+    pub expires: u64,
+    pub state: DeviceState,
+}
+
 pub struct Store {
     grants: HashMap<(String, String), Grant>,
+    /// device_code -> its request; user_code -> device_code.
+    devices: HashMap<String, DeviceEntry>,
+    user_codes: HashMap<String, String>,
     pending: HashMap<String, (AuthRequest, u64)>,
     codes: HashMap<String, CodeEntry>,
     refresh: HashMap<String, RefreshEntry>,
@@ -167,6 +198,8 @@ impl Store {
         }
         Store {
             grants,
+            devices: HashMap::new(),
+            user_codes: HashMap::new(),
             pending: HashMap::new(),
             codes: HashMap::new(),
             refresh: HashMap::new(),
@@ -270,6 +303,45 @@ impl Store {
         self.refresh.get_mut(token)
     }
 
+    /// Records a device authorization request; returns (device_code, user_code). The user code
+    /// is what a person types: 9 letters and digits without look-alikes (Entra's are 8 to 9).
+    pub fn add_device(&mut self, entry: DeviceEntry, now: u64) -> (String, String) {
+        self.purge(now);
+        make_room(&mut self.devices, MAX_CODES);
+        make_room(&mut self.user_codes, MAX_CODES);
+        let device_code = format!("DAQABIQEAAAB{}", random_token(120));
+        let user_code = loop {
+            let c = user_code();
+            if !self.user_codes.contains_key(&c) {
+                break c;
+            }
+        };
+        self.user_codes
+            .insert(user_code.clone(), device_code.clone());
+        self.devices.insert(
+            device_code.clone(),
+            DeviceEntry {
+                user_code: user_code.clone(),
+                ..entry
+            },
+        );
+        (device_code, user_code)
+    }
+
+    pub fn device_mut(&mut self, device_code: &str) -> Option<&mut DeviceEntry> {
+        self.devices.get_mut(device_code)
+    }
+
+    /// The device code a typed user code stands for (any case, spaces and dashes ignored).
+    pub fn device_of_user_code(&self, typed: &str) -> Option<String> {
+        let norm: String = typed
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        self.user_codes.get(&norm).cloned()
+    }
+
     /// Records a client assertion's jti; false if it was already used (replay).
     pub fn use_jti(&mut self, client_id: &str, jti: &str, until: u64, now: u64) -> bool {
         self.purge(now);
@@ -291,9 +363,23 @@ impl Store {
         self.last_purge = now;
         self.pending.retain(|_, (_, exp)| now < *exp);
         self.codes.retain(|_, c| now < c.expires);
+        // Device codes stay an hour past expiry, so late polls still get expired_token.
+        self.devices.retain(|_, d| now < d.expires + 3600);
+        let devices = &self.devices;
+        self.user_codes.retain(|_, d| devices.contains_key(d));
         self.refresh.retain(|_, r| now < r.expires);
         self.jtis.retain(|_, exp| now < *exp);
     }
+}
+
+/// A user code: 9 characters from an alphabet without 0/O, 1/I/L look-alikes.
+fn user_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..9)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Removes one arbitrary entry when a map is full.

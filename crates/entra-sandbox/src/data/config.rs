@@ -27,8 +27,16 @@ pub struct Config {
     /// Lifetime of refresh tokens (Entra: 90 days, sliding).
     #[serde(default = "default_refresh_lifetime")]
     pub refresh_token_lifetime_secs: u64,
+    /// Device code flow: lifetime of a device code (`expires_in`; Entra: 900 s).
+    #[serde(default = "default_device_code_lifetime")]
+    pub device_code_lifetime_secs: u64,
+    /// Device code flow: the polling `interval` announced (Entra: 5 s).
+    #[serde(default = "default_device_code_interval")]
+    pub device_code_interval_secs: u64,
+    /// Tenants (GUID or domain) whose Conditional Access blocks the device code flow: a sign-in
     /// there ends with AADSTS53003 on the page and at the token endpoint.
     #[serde(default)]
+    pub device_code_blocked_tenants: Vec<String>,
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
     /// Tenant GUID and domain (lower case) -> index in `tenants`: lookups stay O(1) with
@@ -53,6 +61,12 @@ pub struct Tenant {
     /// Apps consented in this tenant (an app is always usable in its home tenant).
     #[serde(default)]
     pub grants: Vec<GrantCfg>,
+    /// Security groups (a partner tenant's, named in its customers' GDAP relationships).
+    #[serde(default)]
+    pub groups: Vec<GroupCfg>,
+    /// GDAP relationships this (customer) tenant has approved for partners.
+    #[serde(default)]
+    pub gdap: Vec<GdapCfg>,
     /// Set for tenants made by `--tenants N` (generate.rs): which state of the mix it has.
     #[serde(skip)]
     pub generated: Option<Mix>,
@@ -61,24 +75,10 @@ pub struct Tenant {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
-    /// Security groups (a partner tenant's, named in its customers' GDAP relationships).
-    #[serde(default)]
-    pub groups: Vec<GroupCfg>,
-    /// GDAP relationships this (customer) tenant has approved for partners.
-    #[serde(default)]
-    pub gdap: Vec<GdapCfg>,
     pub upn: String,
     pub name: String,
     /// Object id (GUID).
     pub oid: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantCfg {
-    pub client_id: String,
-    /// Application permissions granted (the `roles` claim); default: the app's `roles`.
-    #[serde(default)]
     /// Flagged at risk by Identity Protection: customers block the user's delegated admin
     /// access (AADSTS530034).
     #[serde(default)]
@@ -125,6 +125,14 @@ pub struct GdapCfg {
 pub struct GdapAccess {
     pub group: String,
     pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantCfg {
+    pub client_id: String,
+    /// Application permissions granted (the `roles` claim); default: the app's `roles`.
+    #[serde(default)]
     pub roles: Option<Vec<String>>,
     /// Delegated permissions granted (the `scp` claim); default: the app's `scopes`.
     #[serde(default)]
@@ -204,6 +212,12 @@ pub struct Secret {
 fn default_code_lifetime() -> u64 {
     600
 }
+fn default_device_code_lifetime() -> u64 {
+    900
+}
+fn default_device_code_interval() -> u64 {
+    5
+}
 fn default_token_lifetime() -> u64 {
     3599
 }
@@ -212,10 +226,6 @@ fn default_refresh_lifetime() -> u64 {
 }
 fn default_scopes() -> Vec<String> {
     vec!["user_impersonation".to_string()]
-    900
-}
-    5
-}
 }
 
 impl Secret {
@@ -281,7 +291,9 @@ impl Config {
                 g.client_id = guid(&g.client_id)
                     .with_context(|| format!("tenants[{i}].grants[{j}].client_id"))?;
             }
+            crate::gdap::validate_tenant(i, t)?;
         }
+        crate::gdap::validate_relationships(&mut self.tenants)?;
         let tenant_ids: Vec<(String, String)> = self
             .tenants
             .iter()
@@ -291,9 +303,7 @@ impl Config {
         for (i, a) in self.apps.iter_mut().enumerate() {
             a.client_id = guid(&a.client_id).with_context(|| format!("apps[{i}].client_id"))?;
             if !app_ids.insert(a.client_id.clone()) {
-            crate::gdap::validate_tenant(i, t)?;
                 bail!("apps[{i}].client_id: '{}' is used twice", a.client_id);
-        crate::gdap::validate_relationships(&mut self.tenants)?;
             }
             let home = a.home_tenant.to_ascii_lowercase();
             match tenant_ids.iter().find(|(id, d)| *id == home || *d == home) {
@@ -443,6 +453,11 @@ pub fn epoch(t: SystemTime) -> u64 {
 
 /// The built-in set. Contoso is the main consented tenant, Fabrikam is consented with fewer
 /// roles, Northwind has not consented; the MSSP's own tenant is the apps' home.
+///
+/// GDAP (partner = the MSSP's tenant, group "SOC Analysts" = engineer@ and risky-admin@):
+/// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
+/// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
+/// (`--tenants N`) have none. risky-admin@ is at risk (530034); intern@ is in no group.
 const BUILTIN: &str = r#"{
   "code_lifetime_secs": 600,
   "tenants": [
@@ -453,15 +468,14 @@ const BUILTIN: &str = r#"{
       "users": [
         {"upn": "admin@contoso.onmicrosoft.com", "name": "Contoso Admin", "oid": "01b11418-86c7-466a-b822-c55750d55bf8"},
         {"upn": "secops@contoso.onmicrosoft.com", "name": "Contoso SecOps Analyst", "oid": "6c695cd6-4cf1-487f-ac16-894fda637c86"}
-///
-/// GDAP (partner = the MSSP's tenant, group "SOC Analysts" = engineer@ and risky-admin@):
-/// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
-/// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
-/// (`--tenants N`) have none. risky-admin@ is at risk (530034); intern@ is in no group.
       ],
       "grants": [
         {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All", "Incident.Read.All"]},
         {"client_id": "32949881-2c1c-4f64-b3b6-ea7ed5bb7956", "roles": ["Alert.Read.All"]}
+      ],
+      "gdap": [
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active)",
+         "access": [{"group": "SOC Analysts", "roles": ["Security Reader", "Security Operator"]}]}
       ]
     },
     {
@@ -472,11 +486,11 @@ const BUILTIN: &str = r#"{
         {"upn": "admin@fabrikam.onmicrosoft.com", "name": "Fabrikam Admin", "oid": "078a7e53-d2f1-4c53-947c-717ea235cdcd"}
       ],
       "grants": [
+        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All"]}
       ],
       "gdap": [
-        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active)",
-         "access": [{"group": "SOC Analysts", "roles": ["Security Reader", "Security Operator"]}]}
-        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "roles": ["Alert.Read.All"]}
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (2023-2025)", "expires": "2025-01-31T00:00:00Z",
+         "access": [{"group": "SOC Analysts", "roles": ["Security Reader"]}]}
       ]
     },
     {
@@ -485,12 +499,12 @@ const BUILTIN: &str = r#"{
       "name": "Northwind",
       "users": [
         {"upn": "admin@northwind.onmicrosoft.com", "name": "Northwind Admin", "oid": "bf43970c-9b28-47fb-abe0-ddf5b93e2d4d"}
-      ]
-    },
       ],
       "gdap": [
-        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (2023-2025)", "expires": "2025-01-31T00:00:00Z",
+        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active, app not consented)",
          "access": [{"group": "SOC Analysts", "roles": ["Security Reader"]}]}
+      ]
+    },
     {
       "id": "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7",
       "domain": "mssp-provider.onmicrosoft.com",
@@ -505,10 +519,6 @@ const BUILTIN: &str = r#"{
         {"id": "e8f7a6b5-c4d3-4b2a-8f1e-0d9c8b7a6f5e", "name": "Helpdesk", "members": []}
       ]
     }
-      ],
-      "gdap": [
-        {"partner": "mssp-provider.onmicrosoft.com", "name": "MSSP SOC (active, app not consented)",
-         "access": [{"group": "SOC Analysts", "roles": ["Security Reader"]}]}
   ],
   "apps": [
     {

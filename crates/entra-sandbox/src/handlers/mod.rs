@@ -7,10 +7,13 @@
 //! - federation.rs: the simulated external OIDC issuer and federated client assertions
 //! - defender.rs: the Defender APIs (/api/alerts, /api/incidents)
 //! - control.rs: sandbox-only test controls (revoke consent, revoke sessions)
+//! - devicecode.rs: the device code endpoints (v1, v2), the code-entry page and its sign-in,
+//!   and the token endpoint's device_code polls
 
 pub(crate) mod authorize;
 pub(crate) mod control;
 pub(crate) mod defender;
+pub(crate) mod devicecode;
 pub(crate) mod discovery;
 pub(crate) mod federation;
 pub(crate) mod token;

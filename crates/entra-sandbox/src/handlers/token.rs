@@ -5,6 +5,7 @@ use crate::assertion::{self, Endpoint};
 use crate::crypto::keys::{ct_eq, s256};
 use crate::data::config::App;
 use crate::errors::{self, Aadsts, Trace};
+use crate::handlers::devicecode;
 use crate::http::{Params, Req, Resp};
 use crate::issue::{self, Acr, Issue};
 use crate::scopes::Scopes;
@@ -54,10 +55,13 @@ fn handle(inner: &Inner, seg: &str, version: Version, req: &Req) -> Result<Value
     let grant_type = p
         .get("grant_type")
         .ok_or_else(|| errors::missing_param("grant_type"))?;
-    if !matches!(
-        grant_type,
-        "authorization_code" | "refresh_token" | "client_credentials"
-    ) {
+    let device_code = devicecode::GRANT_TYPES.contains(&grant_type);
+    if !device_code
+        && !matches!(
+            grant_type,
+            "authorization_code" | "refresh_token" | "client_credentials"
+        )
+    {
         return Err(errors::unsupported_grant_type(grant_type));
     }
     let (client_id, auth) = client_auth(req, &p)?;
@@ -76,14 +80,17 @@ fn handle(inner: &Inner, seg: &str, version: Version, req: &Req) -> Result<Value
         host: req.header("host"),
     };
     let acr = authenticate(inner, app, &auth, grant_type != "client_credentials", &ep)?;
+    if device_code {
+        let poll = devicecode::PollPath {
+            seg,
+            tid: path.tid.clone(),
+        };
+        return devicecode::poll(inner, &poll, version, app, &p, acr);
+    }
     match grant_type {
         "client_credentials" => client_credentials(inner, &path, version, app, &p, acr),
         "authorization_code" => authorization_code(inner, &path, version, app, &p, acr),
         _ => refresh(inner, &path, version, app, &p, acr),
-            seg,
-            tid: path.tid.clone(),
-        };
-    }
     }
 }
 
@@ -388,13 +395,16 @@ fn refresh(
         ));
     }
     let account = entry.account.clone();
+    // Redeemed in another tenant: a partner (GDAP) redemption, or no access (gdap.rs).
+    let mut partner: Option<(String, Vec<String>)> = None;
     if let Some(t) = &path.tid {
         if *t != account.tid && Some(t) != entry.path_tenant.as_ref() {
             partner = Some((t.clone(), crate::gdap::admit(inner, t, &account, now())?));
         }
     }
-    // Redeemed in another tenant: a partner (GDAP) redemption, or no access (gdap.rs).
-    let mut partner: Option<(String, Vec<String>)> = None;
+    let token_tid = partner
+        .as_ref()
+        .map_or(account.tid.clone(), |(t, _)| t.clone());
     let old = entry.clone();
     let grant = store
         .grant(&token_tid, &app.client_id)
@@ -402,9 +412,6 @@ fn refresh(
         .ok_or_else(|| consent_missing(app))?;
     // What the new access token is for: the request's resource/scope, else the original one.
     let (resource, scp, scope, id_token) = match version {
-    let token_tid = partner
-        .as_ref()
-        .map_or(account.tid.clone(), |(t, _)| t.clone());
         Version::V1 => {
             let r = match (p.get("resource"), &old.target) {
                 (Some(r), _) => r.to_string(),

@@ -5,14 +5,16 @@
 //!   dispatch-level checks for inputs a real client would never send
 //! - app_only.rs: certificate and federated client assertions, app-only claims, admin consent
 //! - defender.rs: the Defender APIs end to end
+//! - devicecode.rs: the device code flow (v1, v2), its page, polls, Conditional Access, expiry
 //! - scale.rs: generated tenants, the tenants file, faults and counters, latency, TLS
 //! - tamper.rs: hostile answers on demand (replaced, echoed, amended)
-
 //! - partner.rs: GDAP partner redemption in customer tenants (gdap.rs)
+
 mod app_only;
 mod defender;
+mod devicecode;
 mod endpoints;
+mod partner;
 mod scale;
 mod support;
-mod partner;
 mod tamper;
