@@ -60,12 +60,12 @@ impl Keyring {
         {
             let answer = self
                 .bounded("reach", "the OS keyring", probe_secret_service)
-                .map_err(|e| crate::error::at("keyring:", e))?;
+                .map_err(|e| crate::error::at("keyring store:", e))?;
             match answer {
                 Ok(()) => Ok(()),
                 Err(e) => Err(fail(
                     Exit::Storage,
-                    format!("keyring: {}", explain_secret_service(&e)),
+                    format!("keyring store: {}", explain_secret_service(&e)),
                 )),
             }
         }

@@ -209,7 +209,7 @@ impl Vault {
             | age::DecryptError::NoMatchingKeys => fail(
                 Exit::Storage,
                 format!(
-                    "wrong passphrase for the encrypted store in {} (its {IDENTITY_FILE} was made with another one), or {} was changed after it was written",
+                    "wrong passphrase for {} (its {IDENTITY_FILE} was made with another one), or {} was changed after it was written",
                     dir.display(),
                     path.display()
                 ),
