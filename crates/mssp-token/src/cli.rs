@@ -248,6 +248,12 @@ pub struct LoginArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub wait: u64,
 
+    /// Sign in on another device: print a code and a URL (on stderr), and wait while someone
+    /// enters the code there and signs in (the device code flow; no browser or listener here).
+    /// Often blocked by Conditional Access: then use --port N with `ssh -L`, or paste mode.
+    #[arg(long, conflicts_with_all = ["port", "no_browser", "browser_command", "redirect_uri", "login_hint", "domain_hint", "prompt"])]
+    pub device_code: bool,
+
     /// Run the whole flow against a simulated Entra ID started in this process (no Azure needed).
     #[arg(long)]
     pub sandbox: bool,

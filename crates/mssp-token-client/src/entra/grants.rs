@@ -3,7 +3,9 @@
 //! returns the parsed [`TokenSet`]. A new grant (device code, partner redemption) is one more
 //! method here.
 
+use super::device_code::{DeviceAuthorization, Poll};
 use super::{request, EntraClient, Redeem};
+use crate::authority::Version;
 use crate::redacted::SecretString;
 use crate::time::now_epoch;
 use crate::token::{Target, TokenSet};
@@ -147,5 +149,74 @@ impl EntraClient {
         Ok(response
             .token_set(target, &self.client_id, sent_at)?
             .issued_by(&self.authority))
+    }
+
+    /// The device authorization request (v2 .../oauth2/v2.0/devicecode with `scope`, v1
+    /// .../oauth2/devicecode with `resource`): a user code for a person, and the device code
+    /// the polls present. No client credential is sent here (Entra asks for it on the polls).
+    pub async fn device_authorization(&self, target: &Target) -> Result<DeviceAuthorization> {
+        let v = target.version();
+        let mut url = self.authority.token_url(v);
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.pop().push("devicecode");
+        }
+        let (k, val) = target.form_param();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &self.client_id)
+            .append_pair(k, &val)
+            .finish();
+        crate::verbose!("POST {url}");
+        let req = self
+            .http
+            .request(reqwest::Method::POST, url.as_str())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", "application/json")
+            .body(body);
+        let resp = self.http.send_with_retries(req).await?;
+        DeviceAuthorization::from_response(&resp)
+    }
+
+    /// One poll of the token endpoint with the device code: v2
+    /// grant_type=urn:ietf:params:oauth:grant-type:device_code with `device_code`, v1
+    /// grant_type=device_code with `code` (both spellings sent, as Entra's v1 endpoint is
+    /// documented with either), plus the client credential when there is one.
+    pub async fn device_code_poll(
+        &self,
+        target: &Target,
+        device: &DeviceAuthorization,
+    ) -> Result<Poll> {
+        let v = target.version();
+        let url = self.authority.token_url(v);
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("client_id", &self.client_id);
+        match v {
+            Version::V2 => {
+                form.append_pair("grant_type", "urn:ietf:params:oauth:grant-type:device_code")
+                    .append_pair("device_code", device.device_code.expose());
+            }
+            Version::V1 => {
+                form.append_pair("grant_type", "device_code")
+                    .append_pair("code", device.device_code.expose())
+                    .append_pair("device_code", device.device_code.expose());
+            }
+        }
+        for (name, value) in self.credential_fields(v)? {
+            form.append_pair(name, &value);
+        }
+        let body = form.finish();
+        let sent_at = now_epoch();
+        let req = self
+            .http
+            .request(reqwest::Method::POST, url.as_str())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", "application/json")
+            .body(body);
+        let resp = self.http.send_with_retries(req).await?;
+        Ok(
+            match Poll::from_response(&resp, target, &self.client_id, sent_at)? {
+                Poll::Done(set) => Poll::Done(Box::new(set.issued_by(&self.authority))),
+                other => other,
+            },
+        )
     }
 }

@@ -5,6 +5,7 @@
 //! sends the requests through our HTTP client (`crate::http`), with Entra's own types plugged
 //! into its extension points.
 
+pub mod device_code;
 pub mod discovery;
 pub mod errors;
 mod grants;

@@ -3,6 +3,8 @@
 //!
 //! - [`app_only`]: client credentials with the tenant check, through the token cache.
 //! - [`auth_code`]: the authorization-code sign-in (login), over [`loopback`].
+//! - [`device_code`]: the device code sign-in (login --device-code), polling until someone
+//!   signs in on another device.
 //! - [`loopback`]: the redirect catch shared by sign-in and admin consent: listener, browser,
 //!   pasted addresses, the deadline.
 //! - [`consent`]: admin-consent links and their round trip.
@@ -17,6 +19,7 @@
 pub mod app_only;
 pub mod auth_code;
 pub mod consent;
+pub mod device_code;
 pub mod fan_out;
 pub mod inventory;
 pub mod keep_alive;

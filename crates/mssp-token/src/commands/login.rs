@@ -7,9 +7,12 @@ use anyhow::Result;
 use mssp_token_client::apis::ApiTarget;
 use mssp_token_client::credentials::Credential;
 use mssp_token_client::error::{fail, usage, Exit};
-use mssp_token_client::flows::auth_code::{self, SignIn};
+use mssp_token_client::flows::auth_code::{self, SignIn, SignedIn};
+use mssp_token_client::flows::device_code::{self, DeviceSignIn};
 use mssp_token_client::flows::loopback::{Catch, Opener};
 use mssp_token_client::flows::profile;
+use mssp_token_client::http::Http;
+use mssp_token_client::identity::Identity;
 use mssp_token_client::redacted::SecretString;
 use mssp_token_client::store::profiles::ProfileKind;
 use mssp_token_client::{browser, info};
@@ -37,35 +40,12 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
         // Passed in-process: never through argv or the environment.
         identity.credential = Credential::Secret(secret);
     }
-    let redirect = args::redirect_plan(&a.redirect_uri, a.port)?;
     let http = args::http(a.identity.ca_file.as_deref())?;
-    // Who opens the page: a browser, the sandbox's simulated user, or the person at the desk.
-    let opener = if a.no_browser {
-        Opener::Nobody
-    } else if sandbox.is_some()
-        && redirect.catch != Catch::Paste
-        && !browser::available(a.browser_command.as_deref())
-    {
-        info!("No browser can be opened here (no display, no $BROWSER): the sandbox's simulated user signs in instead.");
-        Opener::Simulated(Box::new(|url: String| {
-            tokio::spawn(async move { entra_sandbox::simulated_user_sign_in(&url).await })
-        }))
+    let signed = if a.device_code {
+        device_code_sign_in(&http, identity, &a, sandbox.is_some()).await?
     } else {
-        Opener::Browser(a.browser_command.clone())
+        browser_sign_in(&http, identity, &a, sandbox.is_some()).await?
     };
-    let signed = auth_code::sign_in(
-        &http,
-        SignIn {
-            identity,
-            redirect,
-            prompt: args::prompt(a.prompt),
-            login_hint: a.login_hint.clone(),
-            domain_hint: a.domain_hint.clone(),
-            wait: a.wait,
-            opener,
-        },
-    )
-    .await?;
     let set = &signed.set;
     if let Some((name, store)) = &profile {
         let kind = if a.partner {
@@ -91,6 +71,77 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The authorization-code sign-in: a browser (or the sandbox's simulated user, or the person
+/// pasting) and the loopback listener.
+async fn browser_sign_in(
+    http: &Http,
+    identity: Identity,
+    a: &LoginArgs,
+    sandbox: bool,
+) -> Result<SignedIn> {
+    let redirect = args::redirect_plan(&a.redirect_uri, a.port)?;
+    // Who opens the page: a browser, the sandbox's simulated user, or the person at the desk.
+    let opener = if a.no_browser {
+        Opener::Nobody
+    } else if sandbox
+        && redirect.catch != Catch::Paste
+        && !browser::available(a.browser_command.as_deref())
+    {
+        info!("No browser can be opened here (no display, no $BROWSER): the sandbox's simulated user signs in instead.");
+        Opener::Simulated(Box::new(|url: String| {
+            tokio::spawn(async move { entra_sandbox::simulated_user_sign_in(&url).await })
+        }))
+    } else {
+        Opener::Browser(a.browser_command.clone())
+    };
+    auth_code::sign_in(
+        http,
+        SignIn {
+            identity,
+            redirect,
+            prompt: args::prompt(a.prompt),
+            login_hint: a.login_hint.clone(),
+            domain_hint: a.domain_hint.clone(),
+            wait: a.wait,
+            opener,
+        },
+    )
+    .await
+}
+
+/// The device code sign-in: the code and URL on stderr; with --sandbox and no browser, the
+/// sandbox's simulated user enters the code.
+async fn device_code_sign_in(
+    http: &Http,
+    identity: Identity,
+    a: &LoginArgs,
+    sandbox: bool,
+) -> Result<SignedIn> {
+    let on_code: Option<Box<dyn FnOnce(String, String) + Send>> = if sandbox {
+        info!("The sandbox's simulated user enters the code.");
+        Some(Box::new(|url: String, code: String| {
+            tokio::spawn(async move {
+                if let Err(e) =
+                    entra_sandbox::simulated_user_device_sign_in(&url, &code, None, true).await
+                {
+                    mssp_token_client::warn!("the simulated user could not sign in: {e:#}");
+                }
+            });
+        }))
+    } else {
+        None
+    };
+    device_code::sign_in(
+        http,
+        DeviceSignIn {
+            identity,
+            wait: a.wait,
+            on_code,
+        },
+    )
+    .await
 }
 
 /// The sandbox started for `login --sandbox`, kept alive for the flow.

@@ -15,6 +15,7 @@ mod app_only;
 mod certificate;
 mod chromium;
 mod consent;
+mod device_code;
 mod hardening_bad_input;
 mod hardening_listener;
 mod hardening_paths;
