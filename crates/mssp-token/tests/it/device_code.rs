@@ -15,11 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const CONTOSO_ID: &str = "9ed38d36-d1a6-4200-9985-86bb0271d957";
-const CONTOSO: &str = "contoso.onmicrosoft.com";
+pub(crate) const CONTOSO_ID: &str = "9ed38d36-d1a6-4200-9985-86bb0271d957";
+pub(crate) const CONTOSO: &str = "contoso.onmicrosoft.com";
 const FABRIKAM: &str = "fabrikam.onmicrosoft.com";
 /// Allows public client flows (no credential needed on the polls).
-const PUBLIC_APP: &str = "0a8cc6e5-7d5e-4a39-9d5f-0c3a3c1e9b51";
+pub(crate) const PUBLIC_APP: &str = "0a8cc6e5-7d5e-4a39-9d5f-0c3a3c1e9b51";
 /// Does not: its polls need the secret.
 const CONFIDENTIAL_APP: &str = "b64a329e-a098-404b-99fd-26066cccda7e";
 const SECRET: &str = "device-code-test-secret~42";
@@ -27,7 +27,7 @@ const DEFENDER: &str = "https://api.securitycenter.microsoft.com";
 
 /// A sandbox whose device codes poll every second, live `lifetime` seconds, and where
 /// Fabrikam's Conditional Access blocks the device code flow.
-fn sandbox(dir: &Path, lifetime: u64) -> Sandbox {
+pub(crate) fn sandbox(dir: &Path, lifetime: u64) -> Sandbox {
     let user = |upn: &str, name: &str, oid: &str| json!({"upn": upn, "name": name, "oid": oid});
     let grants = json!([{"client_id": PUBLIC_APP}, {"client_id": CONFIDENTIAL_APP}]);
     let cfg = json!({
@@ -60,7 +60,13 @@ fn sandbox(dir: &Path, lifetime: u64) -> Sandbox {
 
 /// `mssp-token login --device-code` against `sb` for `tenant` with `client_id` (the secret is
 /// given only for the confidential app), a clean environment, data and cache under `dir`.
-fn login(sb: &Sandbox, dir: &Path, tenant: &str, client_id: &str, args: &[&str]) -> Command {
+pub(crate) fn login(
+    sb: &Sandbox,
+    dir: &Path,
+    tenant: &str,
+    client_id: &str,
+    args: &[&str],
+) -> Command {
     let mut c = Command::new(bin());
     c.args(["login", "--device-code", "--authority"])
         .arg(sb.authority())
@@ -94,20 +100,20 @@ fn login(sb: &Sandbox, dir: &Path, tenant: &str, client_id: &str, args: &[&str])
 }
 
 /// A running login: the URL and code it printed, then its end.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     stderr: Vec<String>,
 }
 
-struct Ended {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ended {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Running {
-    fn start(mut c: Command) -> Running {
+    pub(crate) fn start(mut c: Command) -> Running {
         let mut child = c.spawn().expect("start mssp-token");
         let err = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
@@ -125,7 +131,7 @@ impl Running {
 
     /// The verification URL and the user code from stderr (the line after "open", the line
     /// after "enter the code").
-    fn code(&mut self) -> (String, String) {
+    pub(crate) fn code(&mut self) -> (String, String) {
         let mut url = None;
         let mut after: Option<&'static str> = None;
         loop {
@@ -151,7 +157,7 @@ impl Running {
         }
     }
 
-    fn end(mut self) -> Ended {
+    pub(crate) fn end(mut self) -> Ended {
         let out = self.child.wait_with_output().unwrap();
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.stderr.push(l);
