@@ -423,3 +423,106 @@ fn device_code_refuses_browser_flow_flags() {
         assert!(out.stderr.contains("--device-code"), "{}", out.stderr);
     }
 }
+
+#[test]
+fn a_token_for_another_tenant_is_refused_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(dir.path(), 60);
+    // Every answer of the token endpoint carries another customer's tid (the pending ones pass
+    // unchanged; the token is re-signed with Fabrikam's tid).
+    sb.tamper(json!({"on": "token", "count": 100,
+        "claims": {"tid": "c48fcbb1-e295-4b5c-b80f-1376e2cb1575"}}));
+    let save = dir.path().join("contoso.json");
+    let mut run = Running::start(login(
+        &sb,
+        dir.path(),
+        CONTOSO,
+        PUBLIC_APP,
+        &["--save", save.to_str().unwrap(), "--verbose"],
+    ));
+    let (url, code) = run.code();
+    person(&url, &code, true).unwrap();
+    let out = run.end();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(!save.exists(), "nothing is saved");
+    assert!(
+        !out.stderr.contains("DAQAB"),
+        "the device code is a secret: {}",
+        out.stderr
+    );
+}
+
+/// A stand-in for Entra whose devicecode endpoint answers `body` (HTTP 200).
+fn hostile_authority(body: String) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let resp = tiny_http::Response::from_string(body.clone()).with_header(
+                "Content-Type: application/json"
+                    .parse::<tiny_http::Header>()
+                    .unwrap(),
+            );
+            let _ = req.respond(resp);
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_hostile_devicecode_answer_is_refused_naming_the_field_never_the_value() {
+    let good = json!({"device_code": "DAQABsecretdevicecode", "user_code": "ABCD2EFGH",
+        "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900, "interval": 5});
+    for (field, value, expect) in [
+        (
+            "verification_uri",
+            json!("http://evil.example/devicelogin"),
+            "verification_uri is not an https URL",
+        ),
+        (
+            "verification_uri",
+            json!("https://user:pw@evil.example/"),
+            "verification_uri carries a user name or password",
+        ),
+        (
+            "user_code",
+            json!("AB\u{1b}]0;evil\u{7}CD"),
+            "user_code is not a short code",
+        ),
+        ("expires_in", json!("99999999"), "expires_in 99999999"),
+        ("interval", json!(86400), "interval 86400"),
+        (
+            "device_code",
+            json!("evil'; rm -rf ~"),
+            "device_code holds characters",
+        ),
+    ] {
+        let mut body = good.clone();
+        body[field] = value;
+        let authority = hostile_authority(body.to_string());
+        let mut c = Command::new(bin());
+        c.args(["login", "--device-code", "--authority", &authority])
+            .args([
+                "--tenant",
+                CONTOSO_ID,
+                "--client-id",
+                PUBLIC_APP,
+                "--wait",
+                "5",
+            ])
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .stdin(Stdio::null());
+        let out = crate::support::run(&mut c);
+        assert_eq!(out.code, 6, "{field}: {}", out.stderr);
+        assert!(out.stderr.contains(expect), "{field}: {}", out.stderr);
+        assert!(!out.stderr.contains("evil"), "{field}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("DAQABsecret"),
+            "{field}: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
