@@ -4,7 +4,10 @@
 //!   keyring_session.rs); `secret-tool` shows that the tokens sit in the keyring and no file
 //!   holds one; no D-Bus, no Secret Service, a locked keyring and a keyring that never answers
 //!   are each a bounded exit 7 naming the fix, before anyone signs in or a refresh token is
-//!   spent, and nothing falls back to plaintext;
+//!   spent, and nothing falls back to plaintext; a profile longer than one entry may hold
+//!   (Credential Manager's limit, forced small with MSSP_TOKEN_KEYRING_CHUNK_CHARS) is split
+//!   over several entries, none holding a whole token, read back whole, switched from one
+//!   generation to the next, and a missing or changed part is exit 7 naming the profile;
 //! - `encrypted`: the files hold no token, and the `age` command-line tool opens them with the
 //!   same key (an `age-keygen` identity, or the passphrase through `identity.age`); a wrong
 //!   passphrase, another key and a changed file are exit 7 naming it, with nothing changed; a
@@ -721,6 +724,300 @@ fn the_documented_headless_session_keeps_profiles_between_runs() {
     );
     assert_no_file_holds(&place.path().join("home"), &token_strings(&login), "HOME");
     assert_no_file_holds(&place.data(), &token_strings(&login), "the data folder");
+}
+
+// ---- keyring: a profile split over several entries ----
+
+/// The entry size forced by the tests of the split store: smaller than any token, so that a
+/// profile takes many entries and no entry holds a whole token.
+const CHUNK: usize = 200;
+
+/// `(account, secret)` of every entry the keyring holds for mssp-token, sorted by account: the
+/// accounts as `secret-tool search --all` lists them, each secret as `secret-tool lookup` reads
+/// it (exactly, whatever it holds).
+fn keyring_entries(ks: &KeyringSession) -> Vec<(String, String)> {
+    let out = ks
+        .secret_tool(&["search", "--all", "service", "mssp-token"])
+        .output()
+        .expect("secret-tool");
+    let listing =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut accounts: Vec<String> = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix("attribute.username = "))
+        .map(str::to_string)
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    accounts
+        .into_iter()
+        .map(|a| {
+            let out = ks
+                .secret_tool(&["lookup", "service", "mssp-token", "username", &a])
+                .output()
+                .expect("secret-tool");
+            assert!(out.status.success(), "secret-tool lookup {a}");
+            (a, String::from_utf8(out.stdout).expect("UTF-8"))
+        })
+        .collect()
+}
+
+/// The entries of profile `name` only.
+fn entries_of(ks: &KeyringSession, name: &str) -> Vec<(String, String)> {
+    let account = format!("profile:{name}");
+    keyring_entries(ks)
+        .into_iter()
+        .filter(|(a, _)| *a == account || a.starts_with(&format!("{account}#")))
+        .collect()
+}
+
+/// Profile `name` as the keyring holds it split: checks the header (`mssp-token-chunks:v1:SLOT:N:SHA256`)
+/// names exactly the parts there are, in `slot`, each at most CHUNK characters; returns the
+/// parts joined, parsed.
+fn split_profile(ks: &KeyringSession, name: &str, slot: char) -> Value {
+    let entries = entries_of(ks, name);
+    let account = format!("profile:{name}");
+    let header = &entries
+        .iter()
+        .find(|(a, _)| *a == account)
+        .unwrap_or_else(|| panic!("no header entry for {account}: {entries:?}"))
+        .1;
+    let fields: Vec<&str> = header.split(':').collect();
+    assert_eq!(
+        fields[..3],
+        ["mssp-token-chunks", "v1", &slot.to_string()],
+        "the header: {header}"
+    );
+    let n: usize = fields[3].parse().expect("the number of parts");
+    assert!(n >= 3, "split over several entries: {header}");
+    assert_eq!(
+        entries.len(),
+        n + 1,
+        "the header and its parts only: {entries:?}"
+    );
+    let mut whole = String::new();
+    for i in 1..=n {
+        let part = format!("{account}#{slot}.{i}");
+        let (_, value) = entries
+            .iter()
+            .find(|(a, _)| *a == part)
+            .unwrap_or_else(|| panic!("no entry {part}"));
+        assert!(
+            value.chars().count() <= CHUNK && !value.is_empty(),
+            "{part} holds {} characters",
+            value.chars().count()
+        );
+        whole.push_str(value);
+    }
+    serde_json::from_str(&whole).expect("the parts joined are the profile's JSON")
+}
+
+/// No single keyring entry holds a whole token of `set`.
+fn assert_no_entry_holds_a_token(ks: &KeyringSession, set: &Value) {
+    for k in ["access_token", "refresh_token", "id_token"] {
+        let t = s(&set[k]);
+        assert!(t.len() > CHUNK, "{k} is longer than an entry here");
+        for (a, v) in keyring_entries(ks) {
+            assert!(!v.contains(t), "{a} holds the whole {k}");
+        }
+    }
+}
+
+#[test]
+fn a_profile_longer_than_an_entry_is_split_over_several_and_reads_back_whole() {
+    let sb = Sandbox::start();
+    let ks = KeyringSession::start();
+    let place = Place::new();
+    let chunk = CHUNK.to_string();
+    let split = [("MSSP_TOKEN_KEYRING_CHUNK_CHARS", chunk.as_str())];
+    let cmd = |sb: Option<&Sandbox>, args: &[&str], chunked: bool| {
+        let mut c = place.cmd(sb, Some(&ks), args);
+        c.args(["--store", "keyring"]);
+        if chunked {
+            c.env("MSSP_TOKEN_KEYRING_CHUNK_CHARS", &chunk);
+        }
+        c
+    };
+    let login = place.login(&sb, Some(&ks), "contoso", &["--store", "keyring"], &split);
+
+    // The header and its parts in slot a, each part short; together the profile's JSON.
+    let entry = split_profile(&ks, "contoso", 'a');
+    for k in ["access_token", "refresh_token", "id_token", "tenant_id"] {
+        assert_eq!(entry[k], login[k], "{k} in the joined parts");
+    }
+    assert_eq!(entry["profile"], "contoso");
+    assert_no_entry_holds_a_token(&ks, &login);
+    assert_no_file_holds(&place.data(), &token_strings(&login), "the data folder");
+
+    // token reads it whole, whatever the entry size (reading does not depend on it).
+    for chunked in [true, false] {
+        let out = run(&mut cmd(
+            Some(&sb),
+            &["token", "--profile", "contoso", "-o", "raw"],
+            chunked,
+        ));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.stdout.trim(), s(&login["access_token"]));
+    }
+
+    // refresh writes the rotated token in the other slot and deletes the old one.
+    let refresh = |chunked: bool| -> Value {
+        let out = run(&mut cmd(
+            Some(&sb),
+            &["refresh", "--profile", "contoso", "-o", "json"],
+            chunked,
+        ));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(out.stdout.trim()).unwrap()
+    };
+    let renewed = refresh(true);
+    let entry = split_profile(&ks, "contoso", 'b');
+    assert_eq!(entry["refresh_token"], renewed["refresh_token"]);
+    assert_ne!(entry["refresh_token"], login["refresh_token"]);
+    assert!(entry["last_refreshed"].is_u64(), "{entry}");
+    assert_no_entry_holds_a_token(&ks, &renewed);
+
+    // status (offline, from the index) lists it.
+    let out = run(&mut cmd(None, &["status", "-o", "json"], true));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("contoso"), "{}", out.stdout);
+
+    // Written where one entry holds it (the default size here), the profile is one entry
+    // again, as before splitting existed, and no part is left.
+    let third = refresh(false);
+    let entries = entries_of(&ks, "contoso");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        in_keyring(&ks, "contoso")["refresh_token"],
+        third["refresh_token"]
+    );
+    // Such a single entry (what older versions wrote) reads with splitting forced, and the
+    // next write splits it.
+    let fourth = refresh(true);
+    let entry = split_profile(&ks, "contoso", 'a');
+    assert_eq!(entry["refresh_token"], fourth["refresh_token"]);
+
+    // logout deletes the header and every part: nothing is left in the keyring.
+    let out = run(&mut cmd(None, &["logout", "--profile", "contoso"], true));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(keyring_entries(&ks), [], "logout leaves no entry");
+    assert!(!place.data().join("keyring/contoso.meta.json").exists());
+    let mut all = token_strings(&login);
+    for set in [&renewed, &third, &fourth] {
+        all.extend(token_strings(set));
+    }
+    assert_no_file_holds(&place.data(), &all, "the data folder");
+}
+
+#[test]
+fn a_missing_or_changed_part_is_exit_7_naming_the_profile() {
+    let sb = Sandbox::start();
+    let ks = KeyringSession::start();
+    let place = Place::new();
+    let chunk = CHUNK.to_string();
+    let split = [("MSSP_TOKEN_KEYRING_CHUNK_CHARS", chunk.as_str())];
+    let store = ["--store", "keyring"];
+    let contoso = place.login(&sb, Some(&ks), "contoso", &store, &split);
+    place.login(&sb, Some(&ks), "fabrikam", &store, &split);
+    place.login(&sb, Some(&ks), "tailspin", &store, &split);
+    split_profile(&ks, "contoso", 'a');
+    let cmd = |sb: Option<&Sandbox>, args: &[&str]| {
+        let mut c = place.cmd(sb, Some(&ks), args);
+        c.args(store).env("MSSP_TOKEN_KEYRING_CHUNK_CHARS", &chunk);
+        c
+    };
+    let assert_damaged = |name: &str, why: &str| {
+        for args in [
+            &["inspect", "--profile", name][..],
+            &["token", "--profile", name],
+            &["refresh", "--profile", name],
+        ] {
+            let out = run(&mut cmd(Some(&sb), args));
+            let what = args.join(" ");
+            assert_eq!(out.code, 7, "{what}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(&format!("profile:{name}"))
+                    && out.stderr.contains("damaged")
+                    && out.stderr.contains(why),
+                "{what}: names the profile and why: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr
+                    .contains(&format!("logout --profile {name} --store keyring")),
+                "{what}: the fix: {}",
+                out.stderr
+            );
+            assert!(out.stdout.is_empty(), "{what}: {}", out.stdout);
+        }
+    };
+
+    // A part deleted outside mssp-token.
+    let ok = ks
+        .secret_tool(&[
+            "clear",
+            "service",
+            "mssp-token",
+            "username",
+            "profile:contoso#a.2",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "secret-tool clear");
+    assert_damaged("contoso", "part 2 (profile:contoso#a.2) is missing");
+    // Nothing was redeemed: the refresh token saved at login still works.
+    assert!(refresh_token_works(
+        &sb,
+        &tenant_id(&sb),
+        s(&contoso["refresh_token"])
+    ));
+
+    // A part changed outside mssp-token: the parts no longer add up to the header's digest.
+    let mut child = ks
+        .secret_tool(&[
+            "store",
+            "--label",
+            "planted by a test",
+            "service",
+            "mssp-token",
+            "username",
+            "profile:fabrikam#a.1",
+            "target",
+            "default",
+            "application",
+            "rust-keyring",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("secret-tool");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"access_token\":\"x\"}")
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success(), "secret-tool store");
+    assert_damaged("fabrikam", "do not add up");
+
+    // The other profile still works.
+    let out = run(&mut cmd(None, &["inspect", "--profile", "tailspin"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // logout removes what is left of a damaged profile, parts and all.
+    for name in ["contoso", "fabrikam"] {
+        let out = run(&mut cmd(None, &["logout", "--profile", name]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(entries_of(&ks, name), [], "{name}: no entry left");
+        assert!(!place
+            .data()
+            .join(format!("keyring/{name}.meta.json"))
+            .exists());
+    }
+    assert_eq!(split_profile(&ks, "tailspin", 'a')["profile"], "tailspin");
 }
 
 // ---- encrypted ----
