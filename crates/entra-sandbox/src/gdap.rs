@@ -101,9 +101,12 @@ pub fn validate_tenant(i: usize, t: &mut Tenant) -> Result<()> {
     Ok(())
 }
 
+/// A tenant's GUID, domain and groups (id, name).
+type TenantView = (String, String, Vec<(String, String)>);
+
 /// Resolves each relationship's partner (to its GUID) and groups (to the partner's group ids).
 pub fn validate_relationships(tenants: &mut [Tenant]) -> Result<()> {
-    let view: Vec<(String, String, Vec<(String, String)>)> = tenants
+    let view: Vec<TenantView> = tenants
         .iter()
         .map(|t| {
             let groups = t

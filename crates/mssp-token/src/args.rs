@@ -380,6 +380,54 @@ pub fn profile_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// `--partner NAME`: the partner (GDAP) session of that profile, with the app's credential
+/// from the identity flags (its client ID, if given, must be the profile's).
+pub fn partner(
+    name: &str,
+    store: &cli::StoreArgs,
+    identity: &IdentityArgs,
+) -> Result<mssp_token_client::flows::partner::Partner> {
+    check_name(name).map_err(|e| at("--partner", e))?;
+    let profiles = profiles(store)?;
+    let credential = credential(identity)?;
+    mssp_token_client::flows::partner::Partner::open(
+        profiles,
+        name,
+        credential,
+        identity.client_id.as_deref(),
+    )
+}
+
+/// With `--partner`: `--scope`/`--resource`, else `api`'s default scope in the partner's cloud.
+pub fn partner_target(
+    identity: &IdentityArgs,
+    api: ApiTarget,
+    cloud: mssp_token_client::authority::Cloud,
+) -> Result<Target> {
+    match explicit_target(identity)? {
+        Some(t) => Ok(t),
+        None => identity::default_scope(api, cloud).map_err(|e| at("--api", e)),
+    }
+}
+
+/// `--tenant` (or AZURE_TENANT_ID), required with `--partner`: the customer.
+pub fn partner_customer(identity: &IdentityArgs) -> Result<mssp_token_client::authority::Tenant> {
+    let t = identity.tenant.as_deref().ok_or_else(|| {
+        usage("--partner needs --tenant <customer tenant ID or domain> (or AZURE_TENANT_ID): the tenant whose delegated token to get")
+    })?;
+    mssp_token_client::authority::Tenant::parse(t).map_err(|e| at("--tenant", e))
+}
+
+/// `login --partner`: `--scope`/`--resource`, else the Defender API's .default in the cloud;
+/// v2 scopes always with offline_access (the partner refresh token is the point).
+pub fn partner_login_target(identity: &IdentityArgs) -> Result<Target> {
+    let t = match explicit_target(identity)? {
+        Some(t) => t,
+        None => target(identity, DefaultTarget::Scope(ApiTarget::Mde))?,
+    };
+    Ok(t.with_scopes(&["offline_access"]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,6 +345,16 @@ pub struct TokenArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "save")]
     pub profile: Option<String>,
 
+    /// GDAP: redeem this partner profile's refresh token (`login --partner`) in the customer
+    /// tenant given by --tenant, for a delegated token there (default scope: the --api's
+    /// .default); the app's credential as for client credentials.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["profile", "require_role"])]
+    pub partner: Option<String>,
+
+    /// With --partner: the API the token is for (its audience in the cloud) [default: mde].
+    #[arg(long, value_enum, requires = "partner")]
+    pub api: Option<ApiArg>,
+
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -532,6 +542,10 @@ pub struct ApiArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
+    /// GDAP: a delegated token in --tenant redeemed with this partner profile's refresh token.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["profile", "token_file"])]
+    pub partner: Option<String>,
+
     #[command(flatten)]
     pub store: StoreArgs,
 
@@ -624,4 +638,12 @@ pub struct OnboardArgs {
     /// Run only the tenants that failed in an earlier report.
     #[arg(long, value_name = "REPORT")]
     pub only_failed: Option<PathBuf>,
+
+    /// GDAP: each tenant's token is this partner profile's refresh token redeemed there (a
+    /// delegated token); the report says which roles (wids) and permissions (scp) it carries.
+    #[arg(long, value_name = "NAME")]
+    pub partner: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

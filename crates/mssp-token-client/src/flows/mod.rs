@@ -14,6 +14,7 @@
 //! - [`inventory`]: `status`, every profile of a store listed offline, attention first.
 //! - [`pager`]: an API call with a token, `@odata.nextLink` paging, errors explained.
 //! - [`fan_out`]: bounded concurrency with a deadline per item (one result per tenant).
+//! - [`partner`]: GDAP: the partner's refresh token redeemed in each customer tenant.
 //! - [`onboard`]: token, roles and probe for every tenant of a file, over [`fan_out`].
 
 pub mod app_only;
@@ -26,5 +27,6 @@ pub mod keep_alive;
 pub mod loopback;
 pub mod onboard;
 pub mod pager;
+pub mod partner;
 pub mod profile;
 pub mod refresh;

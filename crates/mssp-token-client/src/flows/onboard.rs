@@ -62,6 +62,10 @@ pub struct TenantResult {
     pub error: Option<String>,
     pub aadsts: Option<u64>,
     pub roles: Vec<String>,
+    /// `--partner`: the delegated permissions (`scp`) of the partner's token (its `roles` are
+    /// the GDAP roles, the `wids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<Vec<String>>,
     pub expires_at: Option<String>,
     pub http_status: Option<u16>,
     pub elapsed_ms: u64,
@@ -81,6 +85,8 @@ pub struct Common {
     pub api: ApiTarget,
     /// A base URL that replaces the API's (regional hosts, the sandbox).
     pub base_url: Option<url::Url>,
+    /// `--partner`: every tenant's token is the partner's refresh token redeemed there (GDAP).
+    pub partner: Option<Arc<super::partner::Partner>>,
 }
 
 /// Everything one tenant needs.
@@ -93,6 +99,7 @@ pub struct Plan {
     roles: Vec<String>,
     probe: Option<url::Url>,
     api: ApiTarget,
+    partner: Option<Arc<super::partner::Partner>>,
 }
 
 /// Checks every entry before any request (a bad file fails whole, with its line) and makes
@@ -155,16 +162,27 @@ fn warn_foreign_probes(plans: &[Plan], common: &Common) {
 fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let s = e.settings.or(&common.settings).or(defaults);
     let here = format!("{}:{}:", common.shown, e.line);
-    let client_id = s.client_id.as_deref().ok_or_else(|| {
-        usage(format!(
-            "{here} no client_id: set it in [defaults], on the tenant, or pass --client-id"
-        ))
-    })?;
+    let partner_client = common.partner.as_ref().map(|p| p.client_id.clone());
+    let client_id = s
+        .client_id
+        .as_deref()
+        .or(partner_client.as_deref())
+        .ok_or_else(|| {
+            usage(format!(
+                "{here} no client_id: set it in [defaults], on the tenant, or pass --client-id"
+            ))
+        })?;
     let client_id =
         parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
-    let cloud = s.cloud.unwrap_or(common.cloud);
+    let cloud = match &common.partner {
+        Some(p) => p.cloud,
+        None => s.cloud.unwrap_or(common.cloud),
+    };
     let tenant = Tenant::parse(&e.tenant).map_err(|err| at(&format!("{here} tenant"), err))?;
-    let authority = Authority::new(cloud, common.authority.as_deref(), tenant)?;
+    let authority = match &common.partner {
+        Some(p) => p.authority(tenant)?,
+        None => Authority::new(cloud, common.authority.as_deref(), tenant)?,
+    };
     let target = match (&s.scope, &s.resource) {
         (Some(_), Some(_)) if e.settings.scope.is_none() && e.settings.resource.is_none() => {
             return Err(usage(format!(
@@ -195,7 +213,9 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
         credential,
         target,
     };
-    super::app_only::check_app_only(&identity).map_err(|err| at(&here, err))?;
+    if common.partner.is_none() {
+        super::app_only::check_app_only(&identity).map_err(|err| at(&here, err))?;
+    }
     let probe = match &s.probe {
         None => None,
         Some(p) => {
@@ -223,6 +243,7 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
         roles: s.require_roles.unwrap_or_default(),
         probe,
         api: common.api,
+        partner: common.partner.clone(),
     })
 }
 
@@ -284,6 +305,7 @@ fn internal_error(label: Option<&(String, String)>, why: &str) -> TenantResult {
         )),
         aadsts: None,
         roles: Vec::new(),
+        scp: None,
         expires_at: None,
         http_status: None,
         elapsed_ms: 0,
@@ -296,6 +318,7 @@ struct Progress {
     stage: Option<Stage>,
     tenant_id: Option<String>,
     roles: Vec<String>,
+    scp: Option<Vec<String>>,
     expires_at: Option<String>,
     http_status: Option<u16>,
 }
@@ -356,6 +379,7 @@ async fn one(
         error,
         aadsts,
         roles: reached.roles,
+        scp: reached.scp,
         expires_at: reached.expires_at,
         http_status: reached.http_status,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -378,13 +402,31 @@ async fn stages(
     let tenant_id = discovery::tenant_id(http, &p.identity.authority, remembered).await?;
     note(&|g| g.tenant_id = Some(tenant_id.clone()));
     claim(claims, &tenant_id, p)?;
-    let set = super::app_only::acquire(http, &p.identity, &tenant_id).await?;
-    note(&|g| {
-        g.roles = set.claims.roles.clone();
-        g.expires_at = Some(set.expires_at.clone());
-        g.stage = Some(Stage::Roles);
-    });
-    crate::checks::roles_present(&set, &p.roles)?;
+    let set = match &p.partner {
+        None => {
+            let set = super::app_only::acquire(http, &p.identity, &tenant_id).await?;
+            note(&|g| {
+                g.roles = set.claims.roles.clone();
+                g.expires_at = Some(set.expires_at.clone());
+                g.stage = Some(Stage::Roles);
+            });
+            crate::checks::roles_present(&set, &p.roles)?;
+            set
+        }
+        Some(partner) => {
+            let got = partner
+                .redeem_at(http, &p.identity.authority, &tenant_id, &p.identity.target)
+                .await?;
+            note(&|g| {
+                g.roles = got.roles.clone();
+                g.scp = Some(got.scp.clone());
+                g.expires_at = Some(got.set.expires_at.clone());
+                g.stage = Some(Stage::Roles);
+            });
+            super::partner::roles_present(&got, &p.roles)?;
+            got.set
+        }
+    };
     let Some(url) = &p.probe else {
         return Ok(());
     };
@@ -551,6 +593,7 @@ mod tests {
             error: None,
             aadsts: code,
             roles: vec![],
+            scp: None,
             expires_at: None,
             http_status: None,
             elapsed_ms: 1,

@@ -115,6 +115,11 @@ pub struct History {
     pub last_refreshed: Option<u64>,
     #[serde(default)]
     pub last_error: Option<LastError>,
+    /// A partner (GDAP) session: the partner user who signed in, and the partner's tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_tenant: Option<String>,
 }
 
 /// A stored profile: the token set and its history.
@@ -136,6 +141,10 @@ impl Profile {
                 refresh_token_at: set.refresh_token.as_ref().map(|_| now),
                 last_refreshed: None,
                 last_error: None,
+                partner_upn: (kind == ProfileKind::Partner)
+                    .then(|| crate::flows::partner::upn_of(&set))
+                    .flatten(),
+                partner_tenant: (kind == ProfileKind::Partner).then(|| set.tenant_id.clone()),
             },
             set,
         }

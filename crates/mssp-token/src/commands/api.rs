@@ -23,7 +23,15 @@ pub async fn run(mut a: ApiArgs) -> Result<()> {
         Some(name) => Some(open_profile(&mut a, &name)?),
         None => None,
     };
-    let cloud = args::cloud(a.identity.cloud);
+    // GDAP: a partner session; its cloud is the API's cloud unless --cloud says so.
+    let partner = match &a.partner {
+        Some(name) => Some(args::partner(name, &a.store, &a.identity)?),
+        None => None,
+    };
+    let cloud = match &partner {
+        Some(p) if a.identity.cloud.is_none() => p.cloud,
+        _ => args::cloud(a.identity.cloud),
+    };
     let base = match args::base_url(a.base_url.as_deref())? {
         Some(b) => b,
         None => api
@@ -43,6 +51,19 @@ pub async fn run(mut a: ApiArgs) -> Result<()> {
     let mut http = args::http(a.identity.ca_file.as_deref())?;
     http.retry.retry_server_errors = method == Method::GET;
     let token = match (&a.token_file, profile) {
+        _ if partner.is_some() => {
+            let p = partner.as_ref().expect("checked");
+            let customer = args::partner_customer(&a.identity)?;
+            let target = args::partner_target(&a.identity, api, p.cloud)?;
+            let remembered = match a.no_cache {
+                true => None,
+                false => Cache::open().ok().map(|c| TenantIds::in_cache(&c)),
+            };
+            p.redeem(&http, customer, &target, remembered.as_ref())
+                .await?
+                .set
+                .access_token
+        }
         (_, Some((name, store, saved))) => {
             // A token for the API's audience: the profile's own when it is for that API, else
             // one redeemed with its refresh token (v1: the API's resource, v2: its .default).

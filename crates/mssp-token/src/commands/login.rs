@@ -36,6 +36,10 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
         None
     };
     let mut identity = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
+    if a.partner {
+        // A partner (GDAP) session: v2 with offline_access unless --resource/--scope say.
+        identity.target = args::partner_login_target(&a.identity)?;
+    }
     if let Some(secret) = sandbox.as_ref().and_then(|s| s.secret.clone()) {
         // Passed in-process: never through argv or the environment.
         identity.credential = Credential::Secret(secret);

@@ -63,6 +63,10 @@ pub async fn run(a: OnboardArgs) -> Result<()> {
         credential: args::credential(&a.identity)?,
         api: args::api(a.api, a.xdr),
         base_url: args::base_url(a.base_url.as_deref())?,
+        partner: match &a.partner {
+            Some(name) => Some(Arc::new(args::partner(name, &a.store, &a.identity)?)),
+            None => None,
+        },
     };
     let plans = onboard::plan_all(&entries, &file.defaults, &common)?;
 

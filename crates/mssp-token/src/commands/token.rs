@@ -14,6 +14,9 @@ pub async fn run(a: TokenArgs) -> anyhow::Result<()> {
     if let Some(name) = &a.profile {
         return from_profile(&a, name).await;
     }
+    if let Some(name) = &a.partner {
+        return from_partner(&a, name).await;
+    }
     let id = args::identity(&a.identity, DefaultTarget::Scope(ApiTarget::Mde))?;
     app_only::check_app_only(&id)?;
     let http = args::http(a.identity.ca_file.as_deref())?;
@@ -53,4 +56,41 @@ async fn from_profile(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
         args::format(a.output.output),
         a.output.save.as_deref(),
     )
+}
+
+/// `token --partner NAME --tenant CUSTOMER`: the partner's refresh token redeemed in the
+/// customer tenant (GDAP), a delegated token there; the partner refresh token is never printed.
+async fn from_partner(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
+    let customer = args::partner_customer(&a.identity)?;
+    let partner = args::partner(name, &a.store, &a.identity)?;
+    let api = args::api(a.api.unwrap_or(crate::cli::ApiArg::Mde), false);
+    let target = args::partner_target(&a.identity, api, partner.cloud)?;
+    let http = args::http(a.identity.ca_file.as_deref())?;
+    let remembered = match a.no_cache {
+        true => None,
+        false => Cache::open().ok().map(|c| TenantIds::in_cache(&c)),
+    };
+    let got = partner
+        .redeem(&http, customer, &target, remembered.as_ref())
+        .await?;
+    mssp_token_client::info!(
+        "Delegated token in tenant {} as {} (roles: {}; scp: {}).",
+        got.set.tenant_id,
+        partner.upn.as_deref().unwrap_or("the partner user"),
+        none_if_empty(&got.roles),
+        none_if_empty(&got.scp)
+    );
+    super::deliver(
+        &got.set,
+        args::format(a.output.output),
+        a.output.save.as_deref(),
+    )
+}
+
+fn none_if_empty(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
 }

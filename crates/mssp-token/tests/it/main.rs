@@ -27,6 +27,7 @@ mod login;
 mod login_errors;
 mod network_faults;
 mod onboard;
+mod partner;
 mod profiles;
 mod properties;
 mod refresh;

@@ -1,0 +1,415 @@
+//! Partner access through GDAP (the Secure Application Model): the partner signs in ONCE in its
+//! own tenant (`login --partner --profile partner`), then `token`, `api` and `onboard` take
+//! `--partner partner` and redeem that refresh token in each customer's tenant.
+//!
+//! The built-in sandbox: partner tenant mssp-provider (engineer@ in group "SOC Analysts",
+//! risky-admin@ at risk, intern@ in no group); Contoso has an active relationship (Security
+//! Reader, Security Operator), Fabrikam's expired, Northwind's is active but the app is not
+//! consented there, generated tenants (--tenants N) have none.
+//!
+//! The partner refresh token is a secret like the client secret: every output of every command
+//! here is searched for every partner refresh token the store ever held.
+
+use crate::support::{bin, browser_log, claims, fake_browser, run, Output, Sandbox};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const PARTNER: &str = "mssp-provider.onmicrosoft.com";
+const PARTNER_ID: &str = "ae5d9895-7ab8-46f7-9de1-bf4bbc03e9a7";
+const CONTOSO_ID: &str = "9ed38d36-d1a6-4200-9985-86bb0271d957";
+
+/// A private data folder (profiles) and cache, and the partner refresh tokens seen so far.
+struct Home {
+    dir: tempfile::TempDir,
+    seen: Vec<String>,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+            seen: Vec::new(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn profile_file(&self, name: &str) -> PathBuf {
+        self.path()
+            .join("data/profiles")
+            .join(format!("{name}.json"))
+    }
+
+    fn profile(&self, name: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(self.profile_file(name)).unwrap()).unwrap()
+    }
+
+    /// The partner refresh token stored now (remembered for the leak checks).
+    fn partner_rt(&mut self, name: &str) -> String {
+        let rt = self.profile(name)["refresh_token"]
+            .as_str()
+            .expect("the partner profile holds a refresh token")
+            .to_string();
+        if !self.seen.contains(&rt) {
+            self.seen.push(rt.clone());
+        }
+        rt
+    }
+
+    fn env<'c>(&self, sb: &Sandbox, c: &'c mut Command) -> &'c mut Command {
+        for var in [
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_AUTHORITY_HOST",
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "SSL_CERT_FILE",
+            "MSSP_TOKEN_STORE",
+            "MSSP_TOKEN_PASSPHRASE",
+            "MSSP_TOKEN_IDENTITY",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("MSSP_TOKEN_DATA_DIR", self.path().join("data"))
+            .env("MSSP_TOKEN_CACHE_DIR", self.path().join("cache"))
+            .env(
+                "AZURE_CLIENT_SECRET",
+                sb.app()["client_secret"].as_str().unwrap(),
+            )
+            .stdin(Stdio::null())
+    }
+
+    /// `mssp-token ARGS --authority SANDBOX` in this home; its output is checked for leaks.
+    fn run(&mut self, sb: &Sandbox, args: &[&str]) -> Output {
+        let mut c = Command::new(bin());
+        c.args(args);
+        if args[0] != "status" {
+            c.arg("--authority").arg(sb.authority());
+        }
+        self.env(sb, &mut c);
+        let out = run(&mut c);
+        self.no_leak(&out, args);
+        out
+    }
+
+    /// No partner refresh token seen so far in `out`.
+    fn no_leak(&self, out: &Output, what: &[&str]) {
+        for rt in &self.seen {
+            assert!(
+                !out.stdout.contains(rt.as_str()) && !out.stderr.contains(rt.as_str()),
+                "the partner refresh token leaked from {what:?}:\n{}\n{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+    }
+
+    /// `login --partner --profile NAME` as `upn` in the partner tenant (the browser stand-in
+    /// picks the account).
+    fn partner_login(&mut self, sb: &Sandbox, name: &str, upn: &str) -> Output {
+        let log = self.path().join(format!("browser-{name}.log"));
+        let mut c = sb.login(&log, &["--tenant", PARTNER, "--partner"]);
+        c.args(["--profile", name, "-o", "json", "--login-hint", upn]);
+        self.env(sb, &mut c);
+        c.env("BROWSER", fake_browser())
+            .env("FAKE_BROWSER_LOG", &log)
+            .env("FAKE_BROWSER_ACCOUNT", upn);
+        let out = run(&mut c);
+        assert_eq!(out.code, 0, "{}\n{:?}", out.stderr, browser_log(&log));
+        out
+    }
+}
+
+fn ndjson(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn line<'a>(lines: &'a [Value], tenant: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["tenant"] == tenant)
+        .unwrap_or_else(|| panic!("no line for {tenant}: {lines:?}"))
+}
+
+#[test]
+fn partner_signs_in_once_and_onboard_explains_each_customer() {
+    let sb = Sandbox::start_with(&["--tenants", "1"]);
+    let mut home = Home::new();
+    let login = home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    let signed: Value = serde_json::from_str(login.stdout.trim()).unwrap();
+    assert_eq!(signed["tenant_id"], PARTNER_ID);
+    let p = home.profile("partner");
+    assert_eq!(p["kind"], "partner");
+    assert_eq!(p["partner_upn"], "engineer@mssp-provider.onmicrosoft.com");
+    assert_eq!(p["partner_tenant"], PARTNER_ID);
+    assert_eq!(p["endpoint"], "v2", "a partner session is v2: {p}");
+    assert!(
+        p["scope"].as_str().unwrap().contains("offline_access"),
+        "{p}"
+    );
+    let first_rt = home.partner_rt("partner");
+
+    let tenants = home.path().join("tenants.txt");
+    std::fs::write(
+        &tenants,
+        "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\nnorthwind.onmicrosoft.com\ntenant00001.onmicrosoft.com\n",
+    )
+    .unwrap();
+    let out = home.run(
+        &sb,
+        &[
+            "onboard",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--partner",
+            "partner",
+        ],
+    );
+    assert_eq!(out.code, 8, "{}\n{}", out.stdout, out.stderr);
+    let lines = ndjson(&out.stdout);
+    assert_eq!(lines.len(), 4, "one result per tenant: {lines:?}");
+
+    let ok = line(&lines, "contoso.onmicrosoft.com");
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert_eq!(ok["tenant_id"], CONTOSO_ID);
+    assert_eq!(ok["roles"], json!(["Security Reader", "Security Operator"]));
+    assert_eq!(ok["scp"], json!(["user_impersonation"]));
+
+    let expired = line(&lines, "fabrikam.onmicrosoft.com");
+    assert_eq!(
+        (&expired["status"], &expired["stage"], &expired["aadsts"]),
+        (&json!("failed"), &json!("token"), &json!(50020)),
+        "{expired}"
+    );
+    let e = expired["error"].as_str().unwrap();
+    assert!(
+        e.contains("GDAP relationship with this customer has expired")
+            && e.contains("Fix: ask the customer to approve a new GDAP relationship"),
+        "{e}"
+    );
+
+    let unconsented = line(&lines, "northwind.onmicrosoft.com");
+    assert_eq!(unconsented["aadsts"], 65001, "{unconsented}");
+    let e = unconsented["error"].as_str().unwrap();
+    assert!(
+        e.contains("app is not consented in this customer tenant")
+            && e.contains("Partner Center application consent"),
+        "{e}"
+    );
+
+    let missing = line(&lines, "tenant00001.onmicrosoft.com");
+    assert_eq!(missing["aadsts"], 50020, "{missing}");
+    let e = missing["error"].as_str().unwrap();
+    assert!(
+        e.contains("engineer@mssp-provider.onmicrosoft.com has no delegated admin access here")
+            && e.contains("no active GDAP relationship")
+            && e.contains("Fix: in Partner Center"),
+        "{e}"
+    );
+    assert!(
+        out.stderr.contains("1 ok") || out.stderr.contains("ok"),
+        "{}",
+        out.stderr
+    );
+
+    // The stored partner token was rotated, and still works afterwards.
+    let rotated = home.partner_rt("partner");
+    assert_ne!(
+        rotated, first_rt,
+        "the rotated partner refresh token is written back"
+    );
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let set: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert!(set.get("refresh_token").is_none_or(Value::is_null), "{set}");
+    let c = claims(set["access_token"].as_str().unwrap());
+    assert_eq!(c["tid"], CONTOSO_ID);
+    assert_eq!(c["aud"], "https://api.securitycenter.microsoft.com");
+    assert_eq!(
+        c["preferred_username"],
+        "engineer@mssp-provider.onmicrosoft.com"
+    );
+    assert!(
+        out.stderr.contains("Security Reader, Security Operator"),
+        "{}",
+        out.stderr
+    );
+    home.partner_rt("partner");
+    // Nothing but the profile holds the partner token: not the cache, not a report.
+    for f in crate::support::files_under(home.path()) {
+        if f == home.profile_file("partner") || f.extension().is_some_and(|e| e == "log") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        for rt in &home.seen {
+            assert!(
+                !text.contains(rt.as_str()),
+                "{} holds a partner refresh token",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn token_partner_checks_the_tenant_and_explains_risk_and_bad_use() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+
+    // --tenant is required; the customer's token must be the customer's (exit 5, nothing out).
+    let out = home.run(&sb, &["token", "--partner", "partner"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--partner needs --tenant"),
+        "{}",
+        out.stderr
+    );
+    sb.tamper(json!({"on": "token", "count": 1, "claims": {"tid": "c48fcbb1-e295-4b5c-b80f-1376e2cb1575"}}));
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            CONTOSO_ID,
+            "-o",
+            "raw",
+        ],
+    );
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    home.partner_rt("partner");
+
+    // Another app than the profile's.
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            CONTOSO_ID,
+            "--client-id",
+            "32949881-2c1c-4f64-b3b6-ea7ed5bb7956",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("works only with the app it was issued to"),
+        "{}",
+        out.stderr
+    );
+
+    // A delegated (customer) profile is not a partner session.
+    let log = home.path().join("browser-contoso.log");
+    let mut c = sb.login(&log, &["--profile", "contoso", "-o", "json"]);
+    home.env(&sb, &mut c);
+    c.env("BROWSER", fake_browser())
+        .env("FAKE_BROWSER_LOG", &log);
+    assert_eq!(run(&mut c).code, 0);
+    let out = home.run(
+        &sb,
+        &["token", "--partner", "contoso", "--tenant", CONTOSO_ID],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a partner one") && out.stderr.contains("login --partner"),
+        "{}",
+        out.stderr
+    );
+
+    // A partner admin at risk: 530034, explained with the fix.
+    home.partner_login(&sb, "risky", "risky-admin@mssp-provider.onmicrosoft.com");
+    home.partner_rt("risky");
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "risky",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("AADSTS530034")
+            && out
+                .stderr
+                .contains("risky-admin@mssp-provider.onmicrosoft.com is at risk")
+            && out.stderr.contains("Entra ID Protection"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn api_partner_calls_the_customers_api_with_the_delegated_token() {
+    // A customer whose consent includes the delegated Alert.Read permission.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({
+      "tenants": [
+        {"id": PARTNER_ID, "domain": PARTNER, "name": "MSSP",
+         "users": [{"upn": "soc@mssp-provider.onmicrosoft.com", "name": "SOC", "oid": "21111111-1111-4111-8111-111111111111"}],
+         "groups": [{"id": "31111111-1111-4111-8111-111111111111", "name": "SOC", "members": ["soc@mssp-provider.onmicrosoft.com"]}]},
+        {"id": CONTOSO_ID, "domain": "contoso.onmicrosoft.com", "name": "Contoso",
+         "users": [{"upn": "admin@contoso.onmicrosoft.com", "name": "Admin", "oid": "51111111-1111-4111-8111-111111111111"}],
+         "grants": [{"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "scopes": ["user_impersonation", "Alert.Read"]}],
+         "gdap": [{"partner": PARTNER, "name": "SOC", "access": [{"group": "SOC", "roles": ["Security Reader"]}]}]}
+      ],
+      "apps": [
+        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "name": "SAM app", "home_tenant": PARTNER,
+         "multi_tenant": true, "redirect_uris": ["http://localhost/SiemMsspConnector"],
+         "secrets": [{"value": "sam-secret-value"}], "scopes": ["user_impersonation", "Alert.Read"]}
+      ]
+    });
+    let file = dir.path().join("sandbox.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let sb = Sandbox::start_with(&["--config", file.to_str().unwrap()]);
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "soc@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+    let out = home.run(
+        &sb,
+        &[
+            "api",
+            "/api/alerts?$top=2",
+            "--partner",
+            "partner",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--base-url",
+            &sb.authority(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["value"].is_array(), "{v}");
+    home.partner_rt("partner");
+    // status lists the partner session as such.
+    let out = home.run(&sb, &["status", "-o", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("\"partner\""), "{}", out.stdout);
+}
