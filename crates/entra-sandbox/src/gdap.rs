@@ -252,17 +252,12 @@ pub fn admit(
 
 /// The extra claims of a partner's token in a customer tenant: the roles (`wids`) and the
 /// partner tenant as the identity provider (`idp`), as for any foreign principal.
-pub fn claims(
-    inner: &Inner,
-    account: &Account,
-    wids: &[String],
-) -> serde_json::Map<String, serde_json::Value> {
+pub fn claims(account: &Account, wids: &[String]) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert("wids".into(), serde_json::json!(wids));
     m.insert(
         "idp".into(),
         format!("https://sts.windows.net/{}/", account.tid).into(),
     );
-    let _ = inner;
     m
 }

@@ -479,9 +479,7 @@ fn refresh(
     };
     Ok(match &partner {
         None => issue::response(inner, &is),
-        Some((_, wids)) => {
-            issue::response_with(inner, &is, &crate::gdap::claims(inner, &account, wids))
-        }
+        Some((_, wids)) => issue::response_with(inner, &is, &crate::gdap::claims(&account, wids)),
     })
 }
 

@@ -163,6 +163,13 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let s = e.settings.or(&common.settings).or(defaults);
     let here = format!("{}:{}:", common.shown, e.line);
     let partner_client = common.partner.as_ref().map(|p| p.client_id.clone());
+    if let (Some(own), Some(asked)) = (&partner_client, &s.client_id) {
+        if !own.eq_ignore_ascii_case(asked) {
+            return Err(usage(format!(
+                "{here} client_id '{asked}' is not the partner profile's app ({own}): a partner refresh token works only with the app it was issued to; remove client_id (the profile's app is used)"
+            )));
+        }
+    }
     let client_id = s
         .client_id
         .as_deref()

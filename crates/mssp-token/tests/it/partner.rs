@@ -413,3 +413,136 @@ fn api_partner_calls_the_customers_api_with_the_delegated_token() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"partner\""), "{}", out.stdout);
 }
+
+#[test]
+fn many_redemptions_at_once_keep_a_working_partner_token() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    let first = home.partner_rt("partner");
+    // Six processes redeem the same partner token at once, each writing its rotation back.
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = Command::new(bin());
+            c.args([
+                "token",
+                "--partner",
+                "partner",
+                "--tenant",
+                CONTOSO_ID,
+                "-o",
+                "json",
+            ])
+            .arg("--authority")
+            .arg(sb.authority())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            home.env(&sb, &mut c);
+            c.stdin(Stdio::null());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let o = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        home.no_leak(&o, &["token", "--partner"]);
+    }
+    // The profile is whole, holds a rotated token, and that token works.
+    let p = home.profile("partner");
+    assert_eq!(p["kind"], "partner");
+    assert_ne!(home.partner_rt("partner"), first);
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "-o",
+            "raw",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(claims(out.stdout.trim())["tid"], CONTOSO_ID);
+}
+
+#[test]
+fn onboard_partner_checks_roles_by_gdap_role_and_refuses_another_app() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+    let list = home.path().join("one.txt");
+    std::fs::write(&list, "contoso.onmicrosoft.com\n").unwrap();
+    let list = list.to_str().unwrap().to_string();
+    // A GDAP role the token carries, by name: ok.
+    let out = home.run(
+        &sb,
+        &[
+            "onboard",
+            "--tenants",
+            &list,
+            "--partner",
+            "partner",
+            "--require-role",
+            "Security Reader",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // One it does not carry: the roles stage fails (exit 8), naming what it has.
+    let out = home.run(
+        &sb,
+        &[
+            "onboard",
+            "--tenants",
+            &list,
+            "--partner",
+            "partner",
+            "--require-role",
+            "Security Administrator",
+        ],
+    );
+    assert_eq!(out.code, 8, "{}\n{}", out.stdout, out.stderr);
+    let l = &ndjson(&out.stdout)[0];
+    assert_eq!(
+        (&l["status"], &l["stage"]),
+        (&json!("failed"), &json!("roles")),
+        "{l}"
+    );
+    let e = l["error"].as_str().unwrap();
+    assert!(
+        e.contains("lacks Security Administrator") && e.contains("Security Reader"),
+        "{e}"
+    );
+    // A tenants file naming another app than the partner profile's: refused before any request.
+    let toml = home.path().join("other-app.toml");
+    std::fs::write(
+        &toml,
+        "[[tenant]]\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"32949881-2c1c-4f64-b3b6-ea7ed5bb7956\"\n",
+    )
+    .unwrap();
+    let out = home.run(
+        &sb,
+        &[
+            "onboard",
+            "--tenants",
+            toml.to_str().unwrap(),
+            "--partner",
+            "partner",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("other-app.toml:")
+            && out.stderr.contains("is not the partner profile's app"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
