@@ -457,7 +457,7 @@ pub fn epoch(t: SystemTime) -> u64 {
 /// GDAP (partner = the MSSP's tenant, group "SOC Analysts" = engineer@ and risky-admin@):
 /// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
 /// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
-/// (`--tenants N`) have none. risky-admin@ is at risk (530034); intern@ is in no group.
+/// (`--tenants N`): see generate.rs. risky-admin@ is at risk (530034); intern@ is in no group.
 const BUILTIN: &str = r#"{
   "code_lifetime_secs": 600,
   "tenants": [

@@ -13,16 +13,21 @@
 //!   main app is not consented there, the legacy app is, and its client credentials get
 //!   AADSTS7000222 (4%).
 //!
+//! GDAP (partner access, gdap.rs): when the main app's home tenant (the MSSP) has security
+//! groups, every generated tenant except the legacy ones has an active GDAP relationship giving
+//! the MSSP's first group Security Reader; so `onboard --partner` meets working tenants, tenants
+//! where the app is not consented (65001) and tenants without a relationship (50020).
+//!
 //! 49 is coprime with 100, so every block of 100 consecutive tenants holds exactly 85, 5, 6 and
 //! 4 of each state, and the states are spread out (tenant 2 and 4 are legacy, 6 is not
 //! consented, 12 misses a role).
 
 use crate::crypto::keys::derived_guid;
-use crate::data::config::{App, Config, GrantCfg, Tenant, User};
+use crate::data::config::{App, Config, GdapAccess, GdapCfg, GrantCfg, Tenant, User};
 use anyhow::{bail, Context, Result};
 
 /// The rule above, in one line (also in the sandbox's info object).
-pub const MIX_RULE: &str = "r = (49*i) mod 100 for tenant i: r < 85 main app consented with [Alert.Read.All, Incident.Read.All]; 85 <= r < 90 main app consented with [Alert.Read.All] only; 90 <= r < 96 not consented (AADSTS700016); r >= 96 only the legacy app is consented, and its secret is expired (AADSTS7000222)";
+pub const MIX_RULE: &str = "r = (49*i) mod 100 for tenant i: r < 85 main app consented with [Alert.Read.All, Incident.Read.All]; 85 <= r < 90 main app consented with [Alert.Read.All] only; 90 <= r < 96 not consented (AADSTS700016); r >= 96 only the legacy app is consented, and its secret is expired (AADSTS7000222); GDAP (if the MSSP tenant has groups): every tenant but the legacy ones has an active relationship giving the MSSP's first group Security Reader";
 
 /// The environment variable the tenants file names for the legacy app's secret.
 pub const LEGACY_SECRET_ENV: &str = "SANDBOX_LEGACY_SECRET";
@@ -32,6 +37,8 @@ pub const MAX_GENERATED: u32 = 100_000;
 
 const FULL_ROLES: [&str; 2] = ["Alert.Read.All", "Incident.Read.All"];
 const ALERT_ONLY: [&str; 1] = ["Alert.Read.All"];
+/// The Security Reader role's template ID (the `wids` value).
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 
 /// The state of a generated tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +146,24 @@ pub fn add(cfg: &mut Config, n: u32, now: u64) -> Result<()> {
         roles: Some(roles.iter().map(|r| r.to_string()).collect()),
         scopes: None,
     };
+    // The MSSP (the main app's home) and its first security group, for GDAP relationships.
+    let partner = cfg
+        .tenant_by_id(&cfg.apps[0].home_tenant)
+        .and_then(|t| t.groups.first().map(|g| (t.id.clone(), g.id.clone())));
+    let gdap = |mix: Mix| match (&partner, mix) {
+        (Some((tid, group)), m) if m != Mix::LegacyOnly => vec![GdapCfg {
+            partner: tid.clone(),
+            name: "MSSP (generated)".to_string(),
+            expires: None,
+            require_mfa: false,
+            access: vec![GdapAccess {
+                group: group.clone(),
+                roles: vec![SECURITY_READER.to_string()],
+            }],
+            expires_epoch: None,
+        }],
+        _ => Vec::new(),
+    };
     cfg.tenants.reserve(n as usize);
     for i in 1..=n {
         let (id, domain) = (tenant_id(i), domain(i));
@@ -173,7 +198,7 @@ pub fn add(cfg: &mut Config, n: u32, now: u64) -> Result<()> {
             }],
             grants,
             groups: Vec::new(),
-            gdap: Vec::new(),
+            gdap: gdap(mix),
             generated: Some(mix),
         });
     }

@@ -111,7 +111,7 @@ async fn an_active_relationship_gives_a_customer_token_with_the_gdap_roles_and_r
 #[tokio::test]
 async fn each_gdap_failure_has_entras_error() {
     let sb = Sandbox::start(SandboxOptions {
-        generate_tenants: Some(1),
+        generate_tenants: Some(6),
         ..Default::default()
     })
     .unwrap();
@@ -126,10 +126,20 @@ async fn each_gdap_failure_has_entras_error() {
     // Active relationship, app not consented there (Northwind).
     let (status, body) = redeem(&sb, "northwind.onmicrosoft.com", &rt).await;
     assert_aadsts(status, &body, 400, "invalid_grant", 65001);
-    // No relationship at all (a generated tenant, where the app is consented).
-    let (status, body) = redeem(&sb, "tenant00001.onmicrosoft.com", &rt).await;
+    // No relationship at all (generated tenant 2, a legacy one).
+    let (status, body) = redeem(&sb, "tenant00002.onmicrosoft.com", &rt).await;
     assert_aadsts(status, &body, 400, "invalid_grant", 50020);
     assert!(!description(&body).contains("expired"), "{body}");
+    // Generated tenant 1 (consented) has a relationship giving Security Reader; tenant 6 (not
+    // consented) has one too, but the app is not consented there.
+    let (status, body) = redeem(&sb, "tenant00001.onmicrosoft.com", &rt).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["wids"],
+        json!([SECURITY_READER])
+    );
+    let (status, body) = redeem(&sb, "tenant00006.onmicrosoft.com", &rt).await;
+    assert_aadsts(status, &body, 400, "invalid_grant", 65001);
     // The same token still works where the relationship is active.
     let (status, body) = redeem(&sb, CONTOSO, &rt).await;
     assert_eq!(status, 200, "{body}");

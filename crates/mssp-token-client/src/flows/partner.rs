@@ -164,7 +164,15 @@ impl Partner {
         let mut set = EntraClient::new(http, &id)
             .refresh_token(&id.target, &rt)
             .await
-            .map_err(|e| explain(e, &asked, self))?;
+            .map_err(|e| {
+                explain(
+                    e,
+                    &asked,
+                    &self.name,
+                    self.upn.as_deref(),
+                    &self.home_tenant,
+                )
+            })?;
         if let Some(new_rt) = set.refresh_token.take() {
             crate::redacted::register(&new_rt);
             if let Err(e) = self.keep_newest(new_rt, issued_at) {
@@ -226,16 +234,19 @@ pub fn upn_of(set: &TokenSet) -> Option<String> {
 
 /// Entra's refusal in a customer tenant, explained for GDAP (the Entra error stays in the
 /// chain: exit 3 and its AADSTS code).
-fn explain(e: anyhow::Error, customer: &str, p: &Partner) -> anyhow::Error {
+fn explain(
+    e: anyhow::Error,
+    customer: &str,
+    name: &str,
+    upn: Option<&str>,
+    home_tenant: &str,
+) -> anyhow::Error {
     let Some(entra) = e.chain().find_map(|c| c.downcast_ref::<EntraError>()) else {
         return e;
     };
     let said = entra.description.clone().unwrap_or_default();
-    let user = p.upn.as_deref().unwrap_or("the partner user");
-    let login = format!(
-        "mssp-token login --partner --tenant {} --profile {}",
-        p.home_tenant, p.name
-    );
+    let user = upn.unwrap_or("the partner user");
+    let login = format!("mssp-token login --partner --tenant {home_tenant} --profile {name}");
     let (meaning, fix) = match entra.code {
         Some(50020) if said.contains("expired") => (
             "the GDAP relationship with this customer has expired".to_string(),
@@ -264,21 +275,22 @@ fn explain(e: anyhow::Error, customer: &str, p: &Partner) -> anyhow::Error {
         _ => return e,
     };
     e.context(format!(
-        "partner {} in tenant {customer}: {meaning}. Fix: {fix}",
-        p.name
+        "partner {name} in tenant {customer}: {meaning}. Fix: {fix}"
     ))
 }
 
 /// `--require-role` with a partner's token: each name must be one of its GDAP roles (`wids`,
 /// by name or template ID) or delegated permissions (`scp`); exit 5 otherwise.
 pub fn roles_present(got: &Delegated, required: &[String]) -> Result<()> {
+    carries(&got.roles, &got.scp, required)
+}
+
+fn carries(roles: &[String], scp: &[String], required: &[String]) -> Result<()> {
     let has = |r: &str| {
-        got.roles
-            .iter()
-            .chain(&got.scp)
-            .any(|x| x.eq_ignore_ascii_case(r))
+        roles.iter().chain(scp).any(|x| x.eq_ignore_ascii_case(r))
             || ROLES.iter().any(|(id, n)| {
-                n.eq_ignore_ascii_case(r) && got.roles.iter().any(|x| x == n || x == id)
+                (n.eq_ignore_ascii_case(r) || id.eq_ignore_ascii_case(r))
+                    && roles.iter().any(|x| x == n || x == id)
             })
     };
     let missing: Vec<&str> = required
@@ -294,8 +306,113 @@ pub fn roles_present(got: &Delegated, required: &[String]) -> Result<()> {
         format!(
             "the partner's token lacks {} (it carries roles [{}] and scp [{}]): give the partner's security group that role in the customer's GDAP relationship",
             missing.join(", "),
-            got.roles.join(", "),
-            got.scp.join(", ")
+            roles.join(", "),
+            scp.join(", ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entra::errors::{EntraErrorResponse, Origin};
+
+    fn refused(code: u64, text: &str) -> anyhow::Error {
+        let r = EntraErrorResponse {
+            error: "invalid_grant".into(),
+            error_description: Some(format!("AADSTS{code}: {text}\r\nTrace ID: t")),
+            error_codes: vec![code],
+            ..Default::default()
+        };
+        anyhow::Error::new(EntraError::from_response(
+            Origin::TokenEndpoint,
+            Some(400),
+            &r,
+        ))
+    }
+
+    fn explained(code: u64, text: &str) -> (String, i32, Option<u64>) {
+        let e = explain(
+            refused(code, text),
+            "contoso.example",
+            "partner",
+            Some("soc@mssp.example"),
+            "mssp.example",
+        );
+        let code_kept = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<EntraError>())
+            .and_then(|x| x.code);
+        (e.to_string(), crate::error::exit_code_of(&e), code_kept)
+    }
+
+    #[test]
+    fn each_gdap_refusal_is_explained_and_stays_entras() {
+        let cases = [
+            (
+                50020,
+                "The relationship 'x' expired on 2025-01-31.",
+                "has expired",
+            ),
+            (
+                50020,
+                "User account does not exist in tenant",
+                "no active GDAP relationship",
+            ),
+            (
+                65001,
+                "not consented",
+                "not consented in this customer tenant",
+            ),
+            (530034, "blocked", "soc@mssp.example is at risk"),
+            (
+                50076,
+                "you must use multi-factor authentication",
+                "multi-factor authentication",
+            ),
+            (
+                70008,
+                "expired due to inactivity",
+                "partner sign-in no longer works",
+            ),
+        ];
+        for (code, text, want) in cases {
+            let (msg, exit, kept) = explained(code, text);
+            assert!(
+                msg.starts_with("partner partner in tenant contoso.example: "),
+                "{msg}"
+            );
+            assert!(msg.contains(want) && msg.contains("Fix: "), "{code}: {msg}");
+            assert_eq!((exit, kept), (3, Some(code)), "{msg}");
+        }
+        // An unknown code is left to Entra's own explanation.
+        let (msg, exit, _) = explained(90099, "something else");
+        assert!(!msg.starts_with("partner "), "{msg}");
+        assert_eq!(exit, 3);
+    }
+
+    #[test]
+    fn roles_are_named_and_checked_by_name_or_id() {
+        assert_eq!(
+            role_name("5d6b6bb7-de71-4623-b4af-96380a352509"),
+            "Security Reader"
+        );
+        assert_eq!(role_name("not-a-role"), "not-a-role");
+        let (roles, scp) = (vec!["Security Reader".into()], vec!["Alert.Read".into()]);
+        assert!(carries(
+            &roles,
+            &scp,
+            &["security reader".into(), "Alert.Read".into()]
+        )
+        .is_ok());
+        assert!(carries(
+            &roles,
+            &scp,
+            &["5d6b6bb7-de71-4623-b4af-96380a352509".into()]
+        )
+        .is_ok());
+        let e = carries(&roles, &scp, &["Global Administrator".into()]).unwrap_err();
+        assert_eq!(crate::error::exit_code_of(&e), 5);
+        assert!(e.to_string().contains("lacks Global Administrator"), "{e}");
+    }
 }

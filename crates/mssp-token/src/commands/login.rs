@@ -58,6 +58,11 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
             ProfileKind::Delegated
         };
         profile::save_signed_in(store, name, set, kind)?;
+        if a.partner {
+            info!(
+                "Partner session: redeem it in a customer's tenant with `mssp-token token --partner {name} --tenant <customer>`, or for every customer of a file with `mssp-token onboard --tenants FILE --partner {name}`."
+            );
+        }
     }
     super::deliver(set, args::format(a.output.output), a.output.save.as_deref())?;
     info!(

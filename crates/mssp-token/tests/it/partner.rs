@@ -5,7 +5,8 @@
 //! The built-in sandbox: partner tenant mssp-provider (engineer@ in group "SOC Analysts",
 //! risky-admin@ at risk, intern@ in no group); Contoso has an active relationship (Security
 //! Reader, Security Operator), Fabrikam's expired, Northwind's is active but the app is not
-//! consented there, generated tenants (--tenants N) have none.
+//! consented there; generated tenants (--tenants N) have an active one (Security Reader) except
+//! the legacy ones (tenant00002, ...), which have none.
 //!
 //! The partner refresh token is a secret like the client secret: every output of every command
 //! here is searched for every partner refresh token the store ever held.
@@ -139,9 +140,16 @@ fn line<'a>(lines: &'a [Value], tenant: &str) -> &'a Value {
 
 #[test]
 fn partner_signs_in_once_and_onboard_explains_each_customer() {
-    let sb = Sandbox::start_with(&["--tenants", "1"]);
+    let sb = Sandbox::start_with(&["--tenants", "2"]);
     let mut home = Home::new();
     let login = home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    assert!(
+        login
+            .stderr
+            .contains("mssp-token token --partner partner --tenant <customer>"),
+        "{}",
+        login.stderr
+    );
     let signed: Value = serde_json::from_str(login.stdout.trim()).unwrap();
     assert_eq!(signed["tenant_id"], PARTNER_ID);
     let p = home.profile("partner");
@@ -158,7 +166,7 @@ fn partner_signs_in_once_and_onboard_explains_each_customer() {
     let tenants = home.path().join("tenants.txt");
     std::fs::write(
         &tenants,
-        "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\nnorthwind.onmicrosoft.com\ntenant00001.onmicrosoft.com\n",
+        "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\nnorthwind.onmicrosoft.com\ntenant00002.onmicrosoft.com\n",
     )
     .unwrap();
     let out = home.run(
@@ -203,7 +211,7 @@ fn partner_signs_in_once_and_onboard_explains_each_customer() {
         "{e}"
     );
 
-    let missing = line(&lines, "tenant00001.onmicrosoft.com");
+    let missing = line(&lines, "tenant00002.onmicrosoft.com");
     assert_eq!(missing["aadsts"], 50020, "{missing}");
     let e = missing["error"].as_str().unwrap();
     assert!(
