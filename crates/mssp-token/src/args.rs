@@ -390,12 +390,22 @@ pub fn partner(
     check_name(name).map_err(|e| at("--partner", e))?;
     let profiles = profiles(store)?;
     let credential = credential(identity)?;
-    mssp_token_client::flows::partner::Partner::open(
+    let partner = mssp_token_client::flows::partner::Partner::open(
         profiles,
         name,
         credential,
         identity.client_id.as_deref(),
-    )
+    )?;
+    if let Some(given) = identity.cloud.map(cloud) {
+        if given != partner.cloud {
+            return Err(usage(format!(
+                "--cloud {} contradicts --partner {name}: its session is in the {} cloud (GDAP reaches customers in the partner's cloud); drop --cloud",
+                given.name(),
+                partner.cloud.name()
+            )));
+        }
+    }
+    Ok(partner)
 }
 
 /// With `--partner`: `--scope`/`--resource`, else `api`'s default scope in the partner's cloud.

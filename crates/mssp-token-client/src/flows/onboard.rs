@@ -182,6 +182,13 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let client_id =
         parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
     let cloud = match &common.partner {
+        Some(p) if s.cloud.is_some_and(|c| c != p.cloud) => {
+            return Err(usage(format!(
+                "{here} cloud = \"{}\", but the partner session is in the {} cloud (GDAP reaches customers in the partner's cloud); remove cloud",
+                s.cloud.map(Cloud::name).unwrap_or_default(),
+                p.cloud.name()
+            )))
+        }
         Some(p) => p.cloud,
         None => s.cloud.unwrap_or(common.cloud),
     };

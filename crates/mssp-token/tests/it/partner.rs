@@ -553,4 +553,46 @@ fn onboard_partner_checks_roles_by_gdap_role_and_refuses_another_app() {
         out.stderr
     );
     assert!(out.stdout.is_empty());
+    // A tenant in another cloud than the partner session's, in the file or by --cloud.
+    std::fs::write(
+        &toml,
+        "[[tenant]]\ntenant = \"contoso.onmicrosoft.com\"\ncloud = \"usgov\"\n",
+    )
+    .unwrap();
+    let out = home.run(
+        &sb,
+        &[
+            "onboard",
+            "--tenants",
+            toml.to_str().unwrap(),
+            "--partner",
+            "partner",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("but the partner session is in the public cloud"),
+        "{}",
+        out.stderr
+    );
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            CONTOSO_ID,
+            "--cloud",
+            "usgov",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--cloud usgov contradicts --partner partner"),
+        "{}",
+        out.stderr
+    );
 }
