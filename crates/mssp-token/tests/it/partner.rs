@@ -596,3 +596,66 @@ fn onboard_partner_checks_roles_by_gdap_role_and_refuses_another_app() {
         out.stderr
     );
 }
+
+#[test]
+fn an_answer_echoing_the_partner_token_never_shows_it() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+    let echoes = [
+        json!({"status": 400, "body": "{\"error\":\"invalid_grant\",\"error_description\":\"AADSTS50020: no access. You sent: {request_body}\\r\\nTrace ID: t\",\"error_codes\":[50020]}"}),
+        json!({"status": 400, "body": "{\"error\":\"{request_body}\",\"error_codes\":[65001]}"}),
+        json!({"status": 400, "headers": {"Content-Type": "text/html"}, "body": "<html><head><title>Bad: {request_body}</title></head></html>"}),
+    ];
+    let list = home.path().join("one.txt");
+    std::fs::write(&list, "contoso.onmicrosoft.com\n").unwrap();
+    for echo in echoes {
+        let mut spec = echo.clone();
+        spec["on"] = json!("token");
+        spec["count"] = json!(1);
+        sb.tamper(spec.clone());
+        // (Home::run fails the test if any partner refresh token shows up.)
+        let out = home.run(
+            &sb,
+            &["token", "--partner", "partner", "--tenant", CONTOSO_ID],
+        );
+        assert_ne!(out.code, 0, "{spec}");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        if spec["body"].as_str().unwrap().contains("You sent") {
+            // The echo reached the message, with the token cut out.
+            assert!(
+                out.stderr.contains("You sent: ") && out.stderr.contains("(redacted)"),
+                "{}",
+                out.stderr
+            );
+        }
+        sb.tamper(spec.clone());
+        let out = home.run(
+            &sb,
+            &[
+                "onboard",
+                "--tenants",
+                list.to_str().unwrap(),
+                "--partner",
+                "partner",
+                "-v",
+            ],
+        );
+        assert_eq!(out.code, 8, "{spec}: {}", out.stderr);
+    }
+    // The stored partner token is untouched and still works.
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            CONTOSO_ID,
+            "-o",
+            "raw",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
