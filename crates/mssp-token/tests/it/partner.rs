@@ -659,3 +659,38 @@ fn an_answer_echoing_the_partner_token_never_shows_it() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn the_apps_certificate_or_federated_token_redeems_the_partner_token() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+    let app = sb.app().clone();
+    for (flag, file) in [
+        ("--certificate", &app["certificate_file"]),
+        ("--federated-token-file", &app["federated_token_file"]),
+    ] {
+        let file = file.as_str().expect("the sandbox writes the file");
+        let out = home.run(
+            &sb,
+            &[
+                "token",
+                "--partner",
+                "partner",
+                "--tenant",
+                CONTOSO_ID,
+                "-o",
+                "raw",
+                flag,
+                file,
+            ],
+        );
+        assert_eq!(out.code, 0, "{flag}: {}", out.stderr);
+        let c = claims(out.stdout.trim());
+        assert_eq!(c["tid"], CONTOSO_ID);
+        // azpacr 2: the client authenticated with an assertion, not the secret.
+        assert_eq!(c["azpacr"], "2", "{flag}: {c}");
+        home.partner_rt("partner");
+    }
+}
