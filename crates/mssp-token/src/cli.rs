@@ -348,7 +348,7 @@ pub struct TokenArgs {
     /// GDAP: redeem this partner profile's refresh token (`login --partner`) in the customer
     /// tenant given by --tenant, for a delegated token there (default scope: the --api's
     /// .default); the app's credential as for client credentials.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["profile", "require_role"])]
+    #[arg(long, value_name = "NAME", conflicts_with = "profile")]
     pub partner: Option<String>,
 
     /// With --partner: the API the token is for (its audience in the cloud) [default: mde].

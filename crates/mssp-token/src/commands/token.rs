@@ -73,6 +73,8 @@ async fn from_partner(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
     let got = partner
         .redeem(&http, customer, &target, remembered.as_ref())
         .await?;
+    // --require-role: a GDAP role (by name or template ID) or a delegated permission.
+    mssp_token_client::flows::partner::roles_present(&got, &a.require_role)?;
     mssp_token_client::info!(
         "Delegated token in tenant {} as {} (roles: {}; scp: {}).",
         got.set.tenant_id,

@@ -260,6 +260,22 @@ fn partner_signs_in_once_and_onboard_explains_each_customer() {
         out.stderr
     );
     home.partner_rt("partner");
+    // --require-role with a partner token: a GDAP role it lacks is exit 5, nothing printed.
+    let out = home.run(
+        &sb,
+        &[
+            "token",
+            "--partner",
+            "partner",
+            "--tenant",
+            CONTOSO_ID,
+            "--require-role",
+            "Global Administrator",
+        ],
+    );
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stdout.is_empty() && out.stderr.contains("lacks Global Administrator"));
+    home.partner_rt("partner");
     // Nothing but the profile holds the partner token: not the cache, not a report.
     for f in crate::support::files_under(home.path()) {
         if f == home.profile_file("partner") || f.extension().is_some_and(|e| e == "log") {
