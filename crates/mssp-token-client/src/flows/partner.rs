@@ -181,7 +181,12 @@ impl Partner {
                 );
             }
         }
-        crate::checks::tenant_matches(&set, tenant_id, &asked)?;
+        crate::checks::tenant_is(
+            &set,
+            tenant_id,
+            &asked,
+            crate::checks::Source::TokenEndpoint,
+        )?;
         let jwt = Jwt::decode(&set.access_token).ok();
         let list = |name: &str| -> Vec<String> {
             match jwt.as_ref().and_then(|j| j.claims.get(name)) {
@@ -204,8 +209,8 @@ impl Partner {
 
     /// Under the profile's lock: stores `new_rt` unless a token issued later is stored already.
     fn keep_newest(&self, new_rt: String, issued_at: u64) -> Result<()> {
-        let _lock = self.store.lock(&self.name)?;
-        let mut p = self.store.load(&self.name)?;
+        let _lock = crate::store::lock::blocking(|| self.store.lock(&self.name))?;
+        let mut p = crate::store::lock::blocking(|| self.store.load(&self.name))?;
         if p.history
             .refresh_token_at
             .is_some_and(|stored| stored > issued_at)
@@ -215,6 +220,8 @@ impl Partner {
         p.set.refresh_token = Some(new_rt);
         p.history.refresh_token_at = Some(issued_at);
         p.history.last_refreshed = Some(crate::time::now_epoch());
+        // The session works again: whatever `refresh --all` recorded is over.
+        p.history.last_error = None;
         self.store.save(&p)
     }
 }

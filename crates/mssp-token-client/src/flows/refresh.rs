@@ -45,8 +45,8 @@ pub async fn redeem(
     store: &dyn TokenStore,
     key: &str,
 ) -> Result<TokenSet> {
-    let _lock = store.lock(key)?;
-    let (saved, refresh_token) = load(store, key)?;
+    let _lock = crate::store::lock::blocking(|| store.lock(key))?;
+    let (saved, refresh_token) = crate::store::lock::blocking(|| load(store, key))?;
     let saved = &saved;
     // Before the old refresh token is spent: can the new one be written?
     let pending = store.prepare(key).map_err(|e| {
@@ -72,7 +72,12 @@ pub async fn redeem(
             ))
         }
     };
-    crate::checks::tenant_matches(&set, &tenant_id, &tenant_id)?;
+    crate::checks::tenant_is(
+        &set,
+        &tenant_id,
+        &tenant_id,
+        crate::checks::Source::TokenEndpoint,
+    )?;
     if set.refresh_token.is_none() {
         // Entra always rotates; keep the old one rather than lose it.
         crate::warn!("Entra returned no new refresh token; keeping the old one in the file");

@@ -120,3 +120,13 @@ fn lock_holder_pid(file: &File) -> Option<u32> {
 fn lock_holder_pid(_file: &File) -> Option<u32> {
     None
 }
+
+/// Runs `f`, which may block for a while (a lock wait, a keyring call), without stalling the
+/// async runtime's other tasks: on a multi-threaded runtime the worker hands its tasks to
+/// another thread first (their timers and deadlines keep running); elsewhere it just runs.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

@@ -171,7 +171,7 @@ impl Profile {
         let bad = |why: String| {
             fail(
                 Exit::Storage,
-                format!("{what}: not a profile ({why}); remove it with `mssp-token logout --profile {name}` and sign in again"),
+                format!("{what}: not a profile ({why}); remove it with `mssp-token logout --profile {name}` (and the --store you used) and sign in again"),
             )
         };
         let set =
@@ -465,7 +465,7 @@ impl Profiles {
                 None => {
                     return Err(fail(
                         Exit::Storage,
-                        format!("the keyring has no entry for profile {name} although {} lists it (deleted outside mssp-token?); sign in again with --profile {name}", self.index_path(name).display()),
+                        format!("the keyring has no entry for profile {name} although {} lists it (deleted outside mssp-token?); sign in again with `mssp-token login ... {}`", self.index_path(name).display(), self.sign_in_flags(name)),
                     ))
                 }
             },

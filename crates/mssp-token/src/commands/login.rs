@@ -64,7 +64,11 @@ pub async fn run(mut a: LoginArgs) -> Result<()> {
             );
         }
     }
-    super::deliver(set, args::format(a.output.output), a.output.save.as_deref())?;
+    super::deliver(
+        &super::shown(set, profile.is_some() && a.partner),
+        args::format(a.output.output),
+        a.output.save.as_deref(),
+    )?;
     info!(
         "Signed in to tenant {}; the access token expires {}.",
         signed.tenant_id, set.expires_at

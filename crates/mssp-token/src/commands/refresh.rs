@@ -30,7 +30,7 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
             let shown = path.display().to_string();
             fill_from_saved(&mut a.identity, &saved, &format!("--from {shown}"))?;
             args::refresh_origin(&mut a.identity, &saved, &shown)?;
-            redeem_and_print(&a, &store, &key).await
+            redeem_and_print(&a, &store, &key, false).await
         }
         (None, Some(name)) => {
             let name = args::profile_name(&name)?;
@@ -39,7 +39,7 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
             let shown = format!("profile {name}");
             fill_from_saved(&mut a.identity, &saved, &format!("--profile {name}"))?;
             args::refresh_origin(&mut a.identity, &saved, &shown)?;
-            redeem_and_print(&a, &store, &name).await
+            redeem_and_print(&a, &store, &name, super::is_partner(&store, &name)).await
         }
         (Some(path), Some(name)) => {
             // Import: the file's set becomes the profile, then it is refreshed there, so that the
@@ -59,6 +59,12 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
             args::refresh_origin(&mut a.identity, &saved, &shown)?;
             {
                 let _lock = store.lock(&name)?;
+                // Again under the lock: a sign-in may have saved it since the check above.
+                if store.exists(&name) {
+                    return Err(usage(format!(
+                        "--profile {name} was just created by another mssp-token; nothing was imported"
+                    )));
+                }
                 let mut imported = saved.clone();
                 if imported.authority.is_none() {
                     // An older file: record where it is refreshed from now on.
@@ -72,7 +78,7 @@ pub async fn run(mut a: RefreshArgs) -> Result<()> {
                     mssp_token_client::time::now_epoch(),
                 ))?;
             }
-            if let Err(e) = redeem_and_print(&a, &store, &name).await {
+            if let Err(e) = redeem_and_print(&a, &store, &name, false).await {
                 undo_import(&store, &name, &saved);
                 return Err(e);
             }
@@ -139,7 +145,13 @@ fn fill_from_saved(id_args: &mut IdentityArgs, saved: &TokenSet, source: &str) -
     Ok(())
 }
 
-async fn redeem_and_print(a: &RefreshArgs, store: &dyn TokenStore, key: &str) -> Result<()> {
+/// `partner`: the refresh token is a partner session's, so it is not printed (see `shown`).
+async fn redeem_and_print(
+    a: &RefreshArgs,
+    store: &dyn TokenStore,
+    key: &str,
+    partner: bool,
+) -> Result<()> {
     let id = args::identity(&a.identity, DefaultTarget::Resource(ApiTarget::Mde))?;
     let http = args::http(a.identity.ca_file.as_deref())?;
     let set = refresh::redeem(&http, &id, store, key).await?;
@@ -147,7 +159,7 @@ async fn redeem_and_print(a: &RefreshArgs, store: &dyn TokenStore, key: &str) ->
         "Refreshed; the new refresh token is saved in {} (the old one no longer works).",
         store.location(key)
     );
-    mssp_token_client::output::print(&set, args::format(a.output))
+    mssp_token_client::output::print(&super::shown(&set, partner), args::format(a.output))
 }
 
 /// `refresh --all`: every profile of the store.

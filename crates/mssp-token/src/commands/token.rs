@@ -52,7 +52,7 @@ async fn from_profile(a: &TokenArgs, name: &str) -> anyhow::Result<()> {
     }
     mssp_token_client::checks::roles_present(&set, &a.require_role)?;
     super::deliver(
-        &set,
+        &super::shown(&set, super::is_partner(&store, &name)),
         args::format(a.output.output),
         a.output.save.as_deref(),
     )
