@@ -710,3 +710,23 @@ fn the_apps_certificate_or_federated_token_redeems_the_partner_token() {
         home.partner_rt("partner");
     }
 }
+
+#[test]
+fn the_partner_refresh_token_is_printed_by_no_command_not_even_login() {
+    let sb = Sandbox::start();
+    let mut home = Home::new();
+    let login = home.partner_login(&sb, "partner", "engineer@mssp-provider.onmicrosoft.com");
+    let rt = home.partner_rt("partner");
+    let signed: Value = serde_json::from_str(login.stdout.trim()).unwrap();
+    assert!(signed.get("refresh_token").is_none(), "{signed}");
+    assert!(!login.stdout.contains(&rt) && !login.stderr.contains(&rt));
+    for format in ["json", "text", "env"] {
+        let out = home.run(&sb, &["token", "--profile", "partner", "-o", format]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let out = home.run(&sb, &["refresh", "--profile", "partner", "-o", format]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // The rotated one too (run() checks every token seen so far).
+        home.partner_rt("partner");
+        assert!(!out.stdout.contains("REFRESH"), "{}", out.stdout);
+    }
+}
