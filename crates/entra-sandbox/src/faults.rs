@@ -7,7 +7,8 @@
 //! (200 with truncated JSON), html (502 with an HTML error page, as a proxy in front of the
 //! service would send), stall (200 headers, then the body never comes: after `stall_secs` the
 //! connection is closed). Each fraction is in [0, 1], their sum at most 1. Faults hit POST token
-//! requests and GET /api/* only, never discovery, the sign-in pages or /sandbox/*.
+//! requests and GET /api/* and /v1.0/* (the Graph security API, answered with the Defender
+//! shapes) only, never discovery, the sign-in pages or /sandbox/*.
 //!
 //! Choice: the k-th eligible request (k counted from 0 across the whole server) draws
 //! u = splitmix64(seed, k) in [0, 1) and gets the first kind whose cumulative fraction exceeds
@@ -194,7 +195,7 @@ impl PathKind {
         match segs.as_slice() {
             ["sandbox", "signin"] => PathKind::Authorize,
             ["sandbox" | "sandbox-oidc", ..] => PathKind::Sandbox,
-            ["api", ..] => PathKind::Api,
+            ["api", ..] | ["v1.0", ..] => PathKind::Api,
             [_, "oauth2", "token"] | [_, "oauth2", "v2.0", "token"] => PathKind::Token,
             [_, "oauth2", "authorize"]
             | [_, "oauth2", "v2.0", "authorize"]

@@ -20,6 +20,9 @@
 //!   POST /sandbox/federated-token)
 //! - GET /api/alerts, /api/incidents: the Defender APIs (handlers/defender.rs, data in
 //!   data/alerts.rs)
+//! - GET /v1.0/security/alerts_v2, /v1.0/security/incidents: the Microsoft Graph security API
+//!   (handlers/graph.rs, data in data/graph.rs); POST /sandbox/graph/touch adds and updates
+//!   alerts on demand
 //! - GET /sandbox/stats: request, fault and token counters (faults.rs)
 //! - POST /sandbox/tamper: make the next answers hostile (tamper.rs), for tests of the client
 //!

@@ -1,7 +1,9 @@
 //! The routing table: (method, path) -> handler. The route list with what each route does is in
 //! the crate documentation (lib.rs).
 
-use crate::handlers::{authorize, control, defender, devicecode, discovery, federation, token};
+use crate::handlers::{
+    authorize, control, defender, devicecode, discovery, federation, graph, token,
+};
 use crate::http::{Req, Resp};
 use crate::state::Inner;
 use crate::store::{Flow, Version};
@@ -30,6 +32,15 @@ pub(crate) fn dispatch(inner: &Inner, req: &Req) -> Resp {
             federation::openid_configuration(inner)
         }
         [federation::OIDC_PATH, ".well-known", "jwks"] if get => federation::jwks(inner),
+        ["sandbox", "graph", "touch"] if req.method == "POST" => graph::touch(inner, req),
+        ["v1.0", "security", "alerts_v2"] => graph::handle(inner, req, graph::Which::Alerts),
+        ["v1.0", "security", "incidents"] => graph::handle(inner, req, graph::Which::Incidents),
+        ["v1.0", ..] => graph::error(
+            req,
+            404,
+            "ResourceNotFound",
+            "The sandbox serves only /v1.0/security/alerts_v2 and /v1.0/security/incidents.",
+        ),
         ["api", "alerts"] => defender::handle(inner, req, defender::Which::Alerts),
         ["api", "incidents"] => defender::handle(inner, req, defender::Which::Incidents),
         ["api", ..] => defender::error(

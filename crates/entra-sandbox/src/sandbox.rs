@@ -6,7 +6,7 @@ use crate::crypto::keys::{new_rsa_key, Keys};
 use crate::data::config::Config;
 use crate::data::{generate, roster};
 use crate::faults;
-use crate::handlers::{defender, federation};
+use crate::handlers::{defender, federation, graph};
 use crate::options::{SandboxOptions, DEFAULT_RETRY_AFTER, DEFAULT_STALL_SECS};
 use crate::server;
 use crate::state::{now, Inner};
@@ -94,6 +94,11 @@ impl Sandbox {
             }
             None => None,
         };
+        let graph = graph::Graph::new(
+            cfg.graph_alerts_per_tenant,
+            cfg.graph_requests_per_minute,
+            now(),
+        );
         let inner = Arc::new(Inner {
             store: Mutex::new(store),
             cfg,
@@ -101,6 +106,7 @@ impl Sandbox {
             oidc,
             files,
             api: defender::Api::new(opts.rate_limit, now()),
+            graph,
             authority,
             log,
             net: server::Net {

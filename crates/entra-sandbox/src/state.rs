@@ -4,7 +4,7 @@
 use crate::artifacts::Artifacts;
 use crate::crypto::keys::Keys;
 use crate::data::config::{self, Config};
-use crate::handlers::defender;
+use crate::handlers::{defender, graph};
 use crate::server;
 use crate::store::{Store, Version};
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub(crate) struct Inner {
     pub(crate) files: Artifacts,
     /// Defender API state (throttling, generated data).
     pub(crate) api: defender::Api,
+    /// Graph security API state (throttling, data that changes on demand).
+    pub(crate) graph: graph::Graph,
     /// "http://127.0.0.1:PORT"
     pub(crate) authority: String,
     pub(crate) store: Mutex<Store>,

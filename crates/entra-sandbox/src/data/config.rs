@@ -37,6 +37,13 @@ pub struct Config {
     /// there ends with AADSTS53003 on the page and at the token endpoint.
     #[serde(default)]
     pub device_code_blocked_tenants: Vec<String>,
+    /// Graph security API (handlers/graph.rs): alerts generated per tenant (default 300).
+    #[serde(default = "default_graph_alerts")]
+    pub graph_alerts_per_tenant: usize,
+    /// Graph security API: requests per minute per app per tenant, then 429 with Retry-After
+    /// (default 150, Graph's limit for security alerts; 0 = no limit).
+    #[serde(default = "default_graph_rate")]
+    pub graph_requests_per_minute: u32,
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
     /// Tenant GUID and domain (lower case) -> index in `tenants`: lookups stay O(1) with
@@ -224,6 +231,12 @@ fn default_token_lifetime() -> u64 {
 fn default_refresh_lifetime() -> u64 {
     90 * 24 * 3600
 }
+fn default_graph_alerts() -> usize {
+    300
+}
+fn default_graph_rate() -> u32 {
+    150
+}
 fn default_scopes() -> Vec<String> {
     vec!["user_impersonation".to_string()]
 }
@@ -261,6 +274,9 @@ impl Config {
         }
         if self.apps.is_empty() {
             bail!("apps: at least one app is needed");
+        }
+        if self.graph_alerts_per_tenant > 100_000 {
+            bail!("graph_alerts_per_tenant: at most 100000");
         }
         let mut seen = HashSet::new();
         let mut upns = HashSet::new();
@@ -458,6 +474,9 @@ pub fn epoch(t: SystemTime) -> u64 {
 /// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
 /// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
 /// (`--tenants N`): see generate.rs. risky-admin@ is at risk (530034); intern@ is in no group.
+#[cfg(test)]
+pub(crate) const BUILTIN_JSON: &str = BUILTIN;
+
 const BUILTIN: &str = r#"{
   "code_lifetime_secs": 600,
   "tenants": [

@@ -6,6 +6,8 @@
 //! - discovery.rs: OpenID discovery documents and the JWKS
 //! - federation.rs: the simulated external OIDC issuer and federated client assertions
 //! - defender.rs: the Defender APIs (/api/alerts, /api/incidents)
+//! - graph.rs: the Microsoft Graph security API (/v1.0/security/alerts_v2, /v1.0/security/incidents)
+//!   and its test control POST /sandbox/graph/touch
 //! - control.rs: sandbox-only test controls (revoke consent, revoke sessions)
 //! - devicecode.rs: the device code endpoints (v1, v2), the code-entry page and its sign-in,
 //!   and the token endpoint's device_code polls
@@ -16,4 +18,5 @@ pub(crate) mod defender;
 pub(crate) mod devicecode;
 pub(crate) mod discovery;
 pub(crate) mod federation;
+pub(crate) mod graph;
 pub(crate) mod token;

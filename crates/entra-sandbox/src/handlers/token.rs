@@ -220,6 +220,7 @@ fn client_credentials(
             s.resource()
         }
     };
+    let roles = crate::handlers::graph::token_roles(&resource, roles);
     Ok(issue::response(
         inner,
         &Issue {
