@@ -592,6 +592,13 @@ async fn graph_throttling_per_app_per_tenant_is_configurable() {
         ..Default::default()
     })
     .unwrap();
+    let info = sb.info();
+    assert_eq!(info["graph_requests_per_minute"], 3);
+    assert_eq!(info["graph_alerts_per_tenant"], 20);
+    assert_eq!(
+        info["graph_touch_url"],
+        format!("{}/sandbox/graph/touch", sb.authority())
+    );
     let url = format!("{}/v1.0/security/alerts_v2", sb.authority());
     let t = app_token(&sb, CONTOSO, GRAPH).await;
     for _ in 0..3 {
