@@ -41,12 +41,14 @@ impl std::fmt::Display for SecretString {
 /// A registered secret: the spellings to look for (each also found percent-, form-, JSON- or
 /// HTML-encoded: [`scrub`] searches the text with those layers undone too).
 struct Known {
-    raw: String,
     /// The value itself, then its base64 spellings.
     needles: Vec<Vec<u8>>,
 }
 
 static KNOWN: Mutex<Vec<Known>> = Mutex::new(Vec::new());
+/// The raw values of [`KNOWN`], for a constant-time "seen already".
+static SEEN: std::sync::LazyLock<Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(|| Mutex::new(std::collections::HashSet::new()));
 
 /// Values up to this length also get their base64 spellings (secrets and passwords; a token
 /// is already printable, and its base64 is not something a server echoes).
@@ -63,9 +65,12 @@ pub fn register(value: &str) {
         return;
     }
     if let Ok(mut known) = KNOWN.lock() {
-        if !known.iter().any(|k| k.raw == value) {
+        // A set beside the list: with a token per tenant registered (onboard over 1000
+        // tenants), a scan of the list per registration was quadratic, and JWTs share long
+        // prefixes, so every comparison ran far.
+        let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.insert(value.to_string()) {
             known.push(Known {
-                raw: value.to_string(),
                 needles: needles(value),
             });
         }
