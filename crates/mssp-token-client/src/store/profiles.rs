@@ -599,8 +599,10 @@ impl TokenStore for Profiles {
     /// token, so that `refresh --all`, `status` and the sign-in command stay what it was made for.
     fn put(&self, key: &str, set: &TokenSet) -> Result<()> {
         let now = crate::time::now_epoch();
+        // An existing profile that cannot be read now is an error (the caller keeps the new
+        // set beside it), never a reason to write it back with its history forgotten.
         let old = match self.exists(key) {
-            true => self.load(key).ok(),
+            true => Some(self.load(key)?),
             false => None,
         };
         let (mut history, stored) = match old {
