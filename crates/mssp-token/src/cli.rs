@@ -80,6 +80,10 @@ pub enum Command {
     Api(ApiArgs),
     /// For every tenant in a file: a token, the role check and an API probe; one NDJSON line each.
     Onboard(OnboardArgs),
+    /// Every tenant's alerts and incidents, incrementally and exactly once, as NDJSON (a SIEM's feed).
+    Collect(CollectArgs),
+    /// Work on the reports of `onboard` and `collect` (e.g. merge the shards of a CI matrix).
+    Report(ReportArgs),
     /// Run a simulated Entra ID on loopback, for rehearsal and tests (its tokens are valid nowhere else).
     Sandbox(SandboxArgs),
     /// Print shell completions.
@@ -646,4 +650,106 @@ pub struct OnboardArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `collect --source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// Microsoft Graph security alerts (/v1.0/security/alerts_v2)
+    GraphAlerts,
+    /// Microsoft Graph security incidents (/v1.0/security/incidents, with their alerts)
+    GraphIncidents,
+    /// Defender for Endpoint alerts (/api/alerts)
+    MdeAlerts,
+    /// Defender XDR incidents (/api/incidents)
+    XdrIncidents,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// TOML ([defaults], [[tenant]]) or a plain list of tenant IDs/domains, one a line (as for onboard).
+    #[arg(long, value_name = "FILE")]
+    pub tenants: PathBuf,
+
+    /// What to collect (repeatable).
+    #[arg(long, value_enum, value_name = "S", required = true)]
+    pub source: Vec<SourceArg>,
+
+    /// The state folder: one cursor per tenant and source (created 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+
+    /// Where a first run starts: a duration back from now (24h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", default_value = "24h")]
+    pub since: String,
+
+    /// Append the NDJSON records to FILE (fsynced before a cursor moves) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Write one NDJSON result line per tenant to FILE (atomically), for `report merge`.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// API base URL that replaces every source's host (the sandbox serves them all on one port).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Tenants collected at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// Seconds one tenant may take, all its sources, pages and retries included.
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub deadline: u64,
+
+    /// Attempts per request on 429, 5xx and connection errors (with backoff, jitter and Retry-After).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub retries: u32,
+
+    /// Records asked per page (default and maximum: the API's, 1000 Graph, 10000 MDE, 100 XDR).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub page_size: Option<u32>,
+
+    /// Run only the K-th of N slices of the tenant list (1-based), e.g. 2/8 in a CI matrix.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// GDAP: each tenant's token is this partner profile's refresh token redeemed there.
+    #[arg(long, value_name = "NAME")]
+    pub partner: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the reports of N shards (`onboard --report`, `collect --report`) into one: the
+    /// lines on stdout, one summary on stderr, exit 8 if any tenant failed.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' report files.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// The number of shards the run had: fewer reports than this is an error (a lost shard).
+    #[arg(long, value_name = "N")]
+    pub expect_shards: Option<u32>,
+
+    /// Write the merged report to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

@@ -36,6 +36,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Consent(a) => runtime()?.block_on(commands::consent::run(a)),
         Command::Api(a) => runtime()?.block_on(commands::api::run(a)),
         Command::Onboard(a) => runtime()?.block_on(commands::onboard::run(a)),
+        Command::Collect(a) => runtime()?.block_on(commands::collect::run(a)),
+        Command::Report(a) => commands::report::run(a),
     }
 }
 

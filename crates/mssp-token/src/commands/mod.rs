@@ -2,6 +2,7 @@
 //! library -> output. No command imports another; what two commands share is a flow.
 
 pub mod api;
+pub mod collect;
 pub mod completions;
 pub mod consent;
 pub mod inspect;
@@ -9,6 +10,7 @@ pub mod login;
 pub mod logout;
 pub mod onboard;
 pub mod refresh;
+pub mod report;
 pub mod sandbox;
 pub mod status;
 pub mod token;

@@ -1,0 +1,1 @@
+//! `collect` against the sandbox.

@@ -1,0 +1,1 @@
+//! `report merge` over shard reports.
