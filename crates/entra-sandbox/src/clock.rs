@@ -49,6 +49,27 @@ pub fn format_iso(ms: i64) -> String {
     )
 }
 
+/// Unix seconds as an HTTP-date in RFC 7231's IMF-fixdate form, e.g.
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (Retry-After, Date).
+pub fn format_http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let s = secs.rem_euclid(86_400);
+    let (y, mo, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let wd = DAYS[(days + 4).rem_euclid(7) as usize];
+    format!(
+        "{wd}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(mo - 1) as usize],
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
 /// Parses ISO 8601 as OData and Defender accept it: `YYYY-MM-DD`, optionally followed by
 /// `THH:MM[:SS[.fraction]]` and `Z` or `±HH:MM` (no zone = UTC). Returns Unix milliseconds.
 pub fn parse_iso(s: &str) -> Option<i64> {
@@ -194,6 +215,17 @@ mod tests {
         ] {
             assert_eq!(parse_iso(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            format_http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let leap = days_from_civil(2024, 2, 29) * 86_400 + 86_399;
+        assert_eq!(format_http_date(leap), "Thu, 29 Feb 2024 23:59:59 GMT");
     }
 
     #[test]

@@ -87,6 +87,8 @@ impl Inner {
             "rate_limit_per_minute": self.api.rate_limit(),
             "graph_requests_per_minute": self.graph.rate_limit(),
             "graph_alerts_per_tenant": self.cfg.graph_alerts_per_tenant,
+            "graph_max_top": self.cfg.graph_max_top,
+            "graph_retry_after_date": self.cfg.graph_retry_after_date,
             "graph_touch_url": format!("{}/sandbox/graph/touch", self.authority),
             "generated_tenants": self.generated,
             "tenant_mix": (self.generated > 0).then_some(generate::MIX_RULE),

@@ -44,6 +44,15 @@ pub struct Config {
     /// (default 150, Graph's limit for security alerts; 0 = no limit).
     #[serde(default = "default_graph_rate")]
     pub graph_requests_per_minute: u32,
+    /// Graph security API: the largest `$top` (default 1000, Graph's; at least 1). A larger
+    /// `$top` is clamped to it (the page holds this many, with @odata.nextLink when more remain).
+    #[serde(default = "default_graph_max_top")]
+    pub graph_max_top: usize,
+    /// Graph security API: the throttling 429's Retry-After is an HTTP-date (RFC 7231
+    /// IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", never earlier than the end of the window)
+    /// instead of delta-seconds (default false).
+    #[serde(default)]
+    pub graph_retry_after_date: bool,
     pub tenants: Vec<Tenant>,
     pub apps: Vec<App>,
     /// Tenant GUID and domain (lower case) -> index in `tenants`: lookups stay O(1) with
@@ -237,6 +246,9 @@ fn default_graph_alerts() -> usize {
 fn default_graph_rate() -> u32 {
     150
 }
+fn default_graph_max_top() -> usize {
+    1000
+}
 fn default_scopes() -> Vec<String> {
     vec!["user_impersonation".to_string()]
 }
@@ -277,6 +289,9 @@ impl Config {
         }
         if self.graph_alerts_per_tenant > 100_000 {
             bail!("graph_alerts_per_tenant: at most 100000");
+        }
+        if self.graph_max_top == 0 {
+            bail!("graph_max_top: at least 1");
         }
         let mut seen = HashSet::new();
         let mut upns = HashSet::new();

@@ -19,8 +19,10 @@
 //!
 //! Query: `$filter` on lastUpdateDateTime / createdDateTime (ge, gt, le, lt, two joined by
 //! `and`; odata.rs), `$orderby` lastUpdateDateTime or createdDateTime, asc (default) or desc
-//! (none: createdDateTime asc), ties broken by id; `$top` 1..=1000 (default 1000; more: 400);
-//! `$skip` up to 500 (more: 400, Graph refuses deep paging); `@odata.nextLink` with an opaque
+//! (none: createdDateTime asc), ties broken by id; `$top` a whole number from 1 (0, negative or
+//! not a number: 400), default and maximum `graph_max_top` (config, default 1000, Graph's): a
+//! larger `$top` is clamped to it, the page then ends with @odata.nextLink when more remain
+//! (the link keeps the `$top` asked for, clamped again); `$skip` up to 500 (more: 400, Graph refuses deep paging); `@odata.nextLink` with an opaque
 //! `$skiptoken` (a keyset position: records touched between pages move, they are never skipped)
 //! when more remain; `$expand=alerts` on incidents (other $expand: 400). `Prefer:
 //! include-unknown-enum-members` shows evolvable enum members added after unknownFutureValue
@@ -28,14 +30,17 @@
 //! `Preference-Applied`; without it they read "unknownFutureValue".
 //!
 //! Throttling: `graph_requests_per_minute` (config; Graph: 150, 0 = off) per app per tenant in
-//! fixed one-minute windows; over it 429 TooManyRequests with Retry-After (seconds).
+//! fixed one-minute windows; over it 429 TooManyRequests with Retry-After: delta-seconds (at
+//! least 1), or with `graph_retry_after_date` (config) an HTTP-date (RFC 7231 IMF-fixdate, "Sun,
+//! 06 Nov 1994 08:49:37 GMT"), rounded up to the whole second, never earlier than the end of
+//! the window.
 //!
 //! POST /sandbox/graph/touch (form: tenant, new, update, at = RFC 3339, default now): adds `new`
 //! alerts and updates `update` existing ones (same id, new lastUpdateDateTime, status moves on),
 //! all at one lastUpdateDateTime, as Defender does while a collector runs. Answers
 //! {"tenant","touched":[{"id","lastUpdateDateTime","new"}]}.
 
-use crate::clock::{format_iso, parse_iso};
+use crate::clock::{format_http_date, format_iso, parse_iso};
 use crate::crypto::keys::guid;
 use crate::data::graph::TenantGraph;
 use crate::http::{Req, Resp};
@@ -49,7 +54,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const SKEW: i64 = 300;
-pub const MAX_TOP: usize = 1000;
 pub const MAX_SKIP: usize = 500;
 /// Graph's own app id (an accepted `aud`).
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -157,7 +161,9 @@ impl Graph {
             .clone()
     }
 
-    /// Counts a request; `Some(retry_after_secs)` when over the limit.
+    /// Counts a request at `now` (Unix seconds); `Some(retry_after_secs)` when over the limit:
+    /// the window ends at `now + retry_after_secs` or earlier (windows start and end on whole
+    /// seconds; the 1-second minimum rounds up).
     fn throttle(&self, app: &str, tid: &str, now: u64) -> Option<u64> {
         let limit = self.rate_limit();
         if limit == 0 {
@@ -230,14 +236,20 @@ pub fn handle(inner: &Inner, req: &Req, which: Which) -> Resp {
         .or(claims["azp"].as_str())
         .unwrap_or_default()
         .to_string();
-    if let Some(secs) = inner.graph.throttle(&app, &tid, now()) {
+    let at = now();
+    if let Some(secs) = inner.graph.throttle(&app, &tid, at) {
+        let retry = if inner.cfg.graph_retry_after_date {
+            format_http_date((at + secs) as i64)
+        } else {
+            secs.to_string()
+        };
         return error(
             req,
             429,
             "TooManyRequests",
             &format!("Too many requests: the limit is {} requests per minute per app per tenant. Retry after {secs} seconds.", inner.graph.rate_limit()),
         )
-        .with_header("Retry-After", &secs.to_string());
+        .with_header("Retry-After", &retry);
     }
     if let Err(r) = authorize(req, &claims, which) {
         return r;
@@ -341,6 +353,17 @@ fn authorize(req: &Req, claims: &Value, which: Which) -> Result<(), Resp> {
     ))
 }
 
+/// A `$top` value: a whole number from 1 (digits only; too many digits for usize saturate, to
+/// be clamped like any large value); None for 0, a sign or anything else.
+fn parse_top(v: &str) -> Option<usize> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = v.parse::<usize>().unwrap_or(usize::MAX);
+    (n >= 1).then_some(n)
+}
+
 /// ($skiptoken) the last record's (sort time, id).
 fn encode_token(t: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{t}|{id}"))
@@ -355,14 +378,11 @@ fn decode_token(s: &str) -> Option<(i64, String)> {
 fn list(inner: &Inner, req: &Req, which: Which, tid: &str) -> Resp {
     let q = req.query_params();
     let bad = |m: &str| error(req, 400, "BadRequest", m);
-    let top = match q.get("$top").map(|v| v.trim().parse::<usize>()) {
-        None => MAX_TOP,
-        Some(Ok(n)) if (1..=MAX_TOP).contains(&n) => n,
-        Some(_) => {
-            return bad(&format!(
-                "Invalid value for $top: it must be from 1 to {MAX_TOP}."
-            ))
-        }
+    let max_top = inner.cfg.graph_max_top.max(1);
+    let top = match q.get("$top").map(parse_top) {
+        None => max_top,
+        Some(Some(n)) => n.min(max_top),
+        Some(None) => return bad("Invalid value for $top: it must be a whole number, at least 1."),
     };
     let skip = match q.get("$skip").map(|v| v.trim().parse::<usize>()) {
         None => 0,

@@ -1,6 +1,7 @@
 //! The Microsoft Graph security API end to end (handlers/graph.rs, data/graph.rs): shape,
-//! $filter, $orderby, $top, $skip, @odata.nextLink, $expand, Prefer, 401, 403, 429, and records
-//! that change while a collector pages.
+//! $filter, $orderby, $top (clamped to `graph_max_top`), $skip, @odata.nextLink, $expand,
+//! Prefer, 401, 403, 429 (Retry-After in seconds or as an HTTP-date), records that change while
+//! a collector pages, and touched records that tie on lastUpdateDateTime.
 
 use super::support::{claims, http, post_token, start, CONTOSO, DEFENDER, FABRIKAM};
 use crate::faults::PathKind;
@@ -236,8 +237,15 @@ async fn graph_top_skip_and_query_limits() {
     let sb = start();
     let url = format!("{}/v1.0/security/alerts_v2", sb.authority());
     let token = app_token(&sb, CONTOSO, GRAPH).await;
-    let (s, _, b) = get(&format!("{url}?$top=1000"), Some(&token)).await;
-    assert_eq!((s, b["value"].as_array().unwrap().len()), (200, 300));
+    for top in ["1000", "1001", "99999999999999999999999", "0005"] {
+        let (s, _, b) = get(&format!("{url}?$top={top}"), Some(&token)).await;
+        let want = if top == "0005" { 5 } else { 300 };
+        assert_eq!(
+            (s, b["value"].as_array().unwrap().len()),
+            (200, want),
+            "{top}"
+        );
+    }
     let (s, _, b) = get(&format!("{url}?$skip=500"), Some(&token)).await;
     assert_eq!((s, b["value"].as_array().unwrap().len()), (200, 0));
     let (s, _, b) = get(&format!("{url}?$skip=290&$top=5"), Some(&token)).await;
@@ -247,8 +255,10 @@ async fn graph_top_skip_and_query_limits() {
         .unwrap()
         .contains("$skiptoken="));
     for q in [
-        "$top=1001",
         "$top=0",
+        "$top=000",
+        "$top=-1",
+        "$top=%2B5",
         "$top=x",
         "$skip=501",
         "$skip=-1",
@@ -631,6 +641,200 @@ async fn graph_throttling_per_app_per_tenant_is_configurable() {
             .0,
         200
     );
+}
+
+#[tokio::test]
+async fn graph_touch_makes_many_ties_served_in_order_by_id() {
+    let sb = start();
+    let base = sb.authority();
+    let token = app_token(&sb, CONTOSO, GRAPH).await;
+    let url = format!("{base}/v1.0/security/alerts_v2");
+    // 150 of the 300 alerts updated and 40 added, all at one explicit time (after every
+    // generated one).
+    let at = "2099-01-02T03:04:05.0000000Z";
+    let r = http()
+        .post(format!("{base}/sandbox/graph/touch"))
+        .form(&[
+            ("tenant", CONTOSO),
+            ("update", "150"),
+            ("new", "40"),
+            ("at", at),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let t: Value = r.json().await.unwrap();
+    let touched = t["touched"].as_array().unwrap();
+    assert_eq!(touched.len(), 190);
+    assert!(touched.iter().all(|x| x["lastUpdateDateTime"] == at));
+    let mut want: Vec<String> = touched
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(want.len(), 190, "distinct ids");
+    // One page, then pages of 25 that cut through the ties: ascending, ties by id, each once.
+    for top in ["", "&$top=25"] {
+        let first = format!(
+            "{url}?$filter={}&$orderby={}{top}",
+            enc(&format!("lastUpdateDateTime ge {at}")),
+            enc("lastUpdateDateTime asc")
+        );
+        let (got, pages) = follow(first, &token, |_| {}).await;
+        assert_eq!(pages, if top.is_empty() { 1 } else { 8 });
+        assert!(got.iter().all(|a| updated(a) == at));
+        let ids: Vec<String> = got
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, want, "ascending, ties by id ({top})");
+    }
+    // The whole set ascending by lastUpdateDateTime: the ties come last, in id order.
+    let (all, _) = follow(
+        format!("{url}?$orderby={}&$top=100", enc("lastUpdateDateTime asc")),
+        &token,
+        |_| {},
+    )
+    .await;
+    assert_eq!(all.len(), 340);
+    let keys: Vec<(&str, &str)> = all
+        .iter()
+        .map(|a| (updated(a), a["id"].as_str().unwrap()))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted by (time, id)");
+    assert!(keys[150..].iter().all(|(t, _)| *t == at));
+}
+
+/// A sandbox on the built-in config with `changes` applied.
+fn sandbox_with(changes: &[(&str, Value)]) -> (Sandbox, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.json");
+    let mut cfg: Value = serde_json::from_str(crate::data::config::BUILTIN_JSON).unwrap();
+    for (k, v) in changes {
+        cfg[*k] = v.clone();
+    }
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let sb = Sandbox::start(SandboxOptions {
+        config: Some(path),
+        ..Default::default()
+    })
+    .unwrap();
+    (sb, dir)
+}
+
+#[tokio::test]
+async fn graph_top_above_the_configured_maximum_is_clamped() {
+    let d = start();
+    assert_eq!(d.info()["graph_max_top"], 1000, "Graph's default");
+    assert_eq!(d.info()["graph_retry_after_date"], false);
+    drop(d);
+    let (sb, _dir) = sandbox_with(&[
+        ("graph_max_top", 7.into()),
+        ("graph_alerts_per_tenant", 20.into()),
+    ]);
+    assert_eq!(sb.info()["graph_max_top"], 7);
+    let base = sb.authority();
+    let token = app_token(&sb, CONTOSO, GRAPH).await;
+    let url = format!("{base}/v1.0/security/alerts_v2");
+    // $top=50 gives 7 records and a link; the link keeps $top=50, clamped again, so the
+    // pages are 7, 7, 6.
+    let first = format!("{url}?$top=50&$orderby={}", enc("lastUpdateDateTime asc"));
+    let (s, _, b) = get(&first, Some(&token)).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["value"].as_array().unwrap().len(), 7);
+    let link = b["@odata.nextLink"].as_str().unwrap();
+    assert!(
+        link.contains("$top=50") && link.contains("$skiptoken="),
+        "{link}"
+    );
+    let mut sizes = Vec::new();
+    let mut next = Some(first);
+    let mut all = Vec::new();
+    while let Some(u) = next {
+        let (s, _, b) = get(&u, Some(&token)).await;
+        assert_eq!(s, 200, "{b}");
+        let v = b["value"].as_array().unwrap();
+        sizes.push(v.len());
+        all.extend(v.iter().map(|a| a["id"].as_str().unwrap().to_string()));
+        next = b["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    assert_eq!(sizes, [7, 7, 6]);
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 20);
+    // No $top: the maximum too; $top within it is kept; incidents are clamped alike.
+    let (_, _, b) = get(&url, Some(&token)).await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 7);
+    assert!(b["@odata.nextLink"].is_string());
+    let (_, _, b) = get(&format!("{url}?$top=3"), Some(&token)).await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 3);
+    let (s, _, b) = get(
+        &format!("{base}/v1.0/security/incidents?$top=1000&$expand=alerts"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!((s, b["value"].as_array().unwrap().len()), (200, 7));
+    for q in ["$top=0", "$top=x"] {
+        let (s, _, b) = get(&format!("{url}?{q}"), Some(&token)).await;
+        assert_eq!(s, 400, "{q}");
+        assert_graph_error(&b, "BadRequest");
+    }
+    // The Defender API keeps its own $top rules.
+    let mde = app_token(&sb, CONTOSO, DEFENDER).await;
+    let (s, _, b) = get(&format!("{base}/api/alerts?$top=50"), Some(&mde)).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["value"].as_array().unwrap().len() > 7);
+    // graph_max_top must be at least 1.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.json");
+    let mut cfg: Value = serde_json::from_str(crate::data::config::BUILTIN_JSON).unwrap();
+    cfg["graph_max_top"] = 0.into();
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let e = crate::data::config::Config::load(&path).unwrap_err();
+    assert!(format!("{e:#}").contains("graph_max_top"), "{e:#}");
+}
+
+#[tokio::test]
+async fn graph_throttling_retry_after_as_an_http_date() {
+    let (sb, _dir) = sandbox_with(&[
+        ("graph_requests_per_minute", 2.into()),
+        ("graph_alerts_per_tenant", 5.into()),
+        ("graph_retry_after_date", true.into()),
+    ]);
+    assert_eq!(sb.info()["graph_retry_after_date"], true);
+    let url = format!("{}/v1.0/security/alerts_v2", sb.authority());
+    let t = app_token(&sb, CONTOSO, GRAPH).await;
+    let epoch = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    // The window starts (whole seconds) at the first request.
+    let window_start = epoch();
+    for _ in 0..2 {
+        assert_eq!(get(&url, Some(&t)).await.0, 200);
+    }
+    let (s, h, b) = get(&url, Some(&t)).await;
+    let after = epoch();
+    assert_eq!(s, 429, "{b}");
+    assert_graph_error(&b, "TooManyRequests");
+    let date = h["retry-after"].to_str().unwrap().to_string();
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+    assert_eq!(date.len(), 29, "{date}");
+    assert!(
+        date.ends_with(" GMT") && date.as_bytes()[3] == b',',
+        "{date}"
+    );
+    let at = (0..=after + 120)
+        .rev()
+        .take(200)
+        .find(|s| crate::clock::format_http_date(*s) == date)
+        .unwrap_or_else(|| panic!("{date} is not within two minutes"));
+    // Never earlier than the end of the window, and within a minute (plus a second) of now.
+    assert!(at >= window_start + 60, "{date} before the window's end");
+    assert!(at <= after + 61, "{date}");
+    // Without the key: delta-seconds (see graph_throttling_per_app_per_tenant_is_configurable).
 }
 
 /// Straight through `dispatch` (no catch_unwind): any panic fails the test. The Graph routes
