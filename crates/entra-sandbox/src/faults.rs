@@ -222,7 +222,8 @@ impl PathKind {
         PATH_KINDS.iter().position(|k| *k == self).unwrap_or(5)
     }
 
-    /// Faults and added latency apply to POST token requests and GET /api/* requests.
+    /// Faults, added latency and tampering apply to POST token requests and GET (or HEAD)
+    /// requests under /api/ (Defender) and /v1.0/ (Graph), both `PathKind::Api`.
     pub fn eligible(self, method: &str) -> bool {
         match self {
             PathKind::Token => method == "POST",

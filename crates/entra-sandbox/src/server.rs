@@ -4,9 +4,10 @@
 //! (RSA, about half a millisecond) runs on every core at once, outside any lock. Added latency
 //! and stalls are timers, not sleeping threads, so neither serializes the server.
 //!
-//! Per request: count it (faults::Stats); for POST token requests and GET /api/*, wait the
-//! added latency, then maybe inject a fault (faults.rs); otherwise read the body (bounded),
-//! dispatch it (a panic becomes a 500) and answer.
+//! Per request: count it (faults::Stats); for POST token requests and GET /api/* and /v1.0/*
+//! (Defender and Graph), wait the added latency, then maybe take a queued tamper spec
+//! (tamper.rs; discovery requests too) or else inject a fault (faults.rs); otherwise read the
+//! body (bounded), dispatch it (a panic becomes a 500) and answer.
 //!
 //! The runtime lives on a thread of its own: [`Server::stop`] (and drop) ends it and joins,
 //! whatever the caller's context (a plain thread or a tokio task), so a test that drops a
@@ -329,7 +330,11 @@ async fn handle(
                 tokio::time::sleep(net.latency).await;
             }
             let tamper = if eligible || kind == PathKind::Discovery {
-                net.tampers.take(kind)
+                net.tampers.take(kind, || {
+                    tamper::request_tenant(kind, &path, &headers, |seg| {
+                        inner.cfg.find_tenant(seg).map(|t| t.id.clone())
+                    })
+                })
             } else {
                 None
             };
@@ -386,8 +391,8 @@ async fn handle(
                         net.stats.token_issued();
                     }
                     let resp = match tamper {
-                        Some(Action::Amend { fields, claims }) => {
-                            tamper::amend(resp, &fields, &claims, |c| inner.keys.sign_jwt(c))
+                        Some(Action::Amend(a)) => {
+                            tamper::amend(resp, &a, |c| inner.keys.sign_jwt(c))
                         }
                         _ => resp,
                     };

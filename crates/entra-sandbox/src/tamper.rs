@@ -4,7 +4,12 @@
 //! `Sandbox::tamper(&spec)` or POST /sandbox/tamper with the spec as a JSON body queues a spec:
 //!
 //! - `"on"`: which requests it hits: `"token"` (POST .../oauth2[/v2.0]/token, the default),
-//!   `"api"` (anything under /api/), `"discovery"` (openid-configuration and keys).
+//!   `"api"` (GET anything under /api/, the Defender API, and under /v1.0/, the Graph security
+//!   API), `"discovery"` (openid-configuration and keys).
+//! - `"tenant"`: a tenant GUID: the spec hits only that tenant's requests: on the API routes,
+//!   those whose bearer token's `tid` is it (the token is read, not verified); on token and
+//!   discovery requests, those whose path names it (by GUID or domain; common and organizations
+//!   name no tenant). Other tenants' requests pass untouched and do not use up the spec's count.
 //! - `"count"`: how many such requests it hits (default 1, at most 100000).
 //! - Either a replacement answer (the request is not processed at all): `"status"` (100..=599),
 //!   `"headers"` (an object of strings) and `"body"` (a string; `{request_body}` in it becomes the
@@ -14,12 +19,16 @@
 //! - Or amendments to the genuine answer (the request is processed, so a refresh token still
 //!   rotates): `"fields"` sets top-level members of a JSON answer (`null` removes one);
 //!   `"claims"` sets claims of its `access_token`, which is signed again with the tenant key (so it
-//!   stays a valid JWT with, say, another customer's `tid` or an absurd `exp`). Amendments apply
-//!   to 2xx JSON answers only; others pass unchanged (and still count).
+//!   stays a valid JWT with, say, another customer's `tid` or an absurd `exp`); `"records"` sets
+//!   members of one record of a JSON answer's `value` array (`null` removes one), the record
+//!   `"record_index"` (default 0; no such record: the answer passes unchanged), e.g.
+//!   `{"on": "api", "records": {"tenantId": "<another customer's GUID>"}}` for wrong-customer
+//!   data. `fields`, `claims` and `records` combine in one spec. Amendments apply to 2xx JSON
+//!   answers only; others pass unchanged (and still count).
 //! - `{"clear": true}` empties the queue.
 //!
-//! A request takes the first queued spec whose `on` matches it. Faults (`--faults`) are drawn only
-//! for requests that no spec took.
+//! A request takes the first queued spec whose `on` (and `tenant`, if given) matches it. Faults
+//! (`--faults`) are drawn only for requests that no spec took.
 
 use crate::faults::PathKind;
 use crate::http::Resp;
@@ -38,15 +47,26 @@ pub enum Action {
         headers: Vec<(String, String)>,
         body: String,
     },
-    Amend {
-        fields: Map<String, Value>,
-        claims: Map<String, Value>,
-    },
+    Amend(Amendment),
+}
+
+/// The amendments of a spec (see the module docs).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Amendment {
+    /// Top-level members of the JSON answer.
+    pub fields: Map<String, Value>,
+    /// Claims of its `access_token` (signed again).
+    pub claims: Map<String, Value>,
+    /// Members of `value[record_index]`.
+    pub records: Map<String, Value>,
+    pub record_index: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Spec {
     on: PathKind,
+    /// Only requests of this tenant (lower-case GUID).
+    tenant: Option<String>,
     left: u32,
     action: Action,
 }
@@ -67,10 +87,26 @@ impl Tampers {
         Ok(q.len())
     }
 
-    /// The action for one request of `kind`, if a queued spec takes it.
-    pub fn take(&self, kind: PathKind) -> Option<Action> {
+    /// The action for one request of `kind`, if a queued spec takes it. `tenant` gives the
+    /// request's tenant (lower-case GUID, see [`request_tenant`]); it is called only when a spec
+    /// of that kind is restricted to a tenant.
+    pub fn take(&self, kind: PathKind, tenant: impl FnOnce() -> Option<String>) -> Option<Action> {
         let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let i = q.iter().position(|s| s.on == kind)?;
+        if q.is_empty() {
+            return None;
+        }
+        let mut tenant = Some(tenant);
+        let mut known: Option<Option<String>> = None;
+        let i = q.iter().position(|s| {
+            if s.on != kind {
+                return false;
+            }
+            let Some(want) = &s.tenant else {
+                return true;
+            };
+            let got = known.get_or_insert_with(|| tenant.take().and_then(|f| f()));
+            got.as_deref() == Some(want.as_str())
+        })?;
         let spec = &mut q[i];
         spec.left -= 1;
         let action = spec.action.clone();
@@ -87,11 +123,20 @@ fn parse(spec: &Value) -> Result<Spec> {
     };
     for key in obj.keys() {
         if ![
-            "on", "count", "status", "headers", "body", "fields", "claims",
+            "on",
+            "tenant",
+            "count",
+            "status",
+            "headers",
+            "body",
+            "fields",
+            "claims",
+            "records",
+            "record_index",
         ]
         .contains(&key.as_str())
         {
-            bail!("unknown tamper field '{key}' (on, count, status, headers, body, fields, claims, or clear)");
+            bail!("unknown tamper field '{key}' (on, tenant, count, status, headers, body, fields, claims, records, record_index, or clear)");
         }
     }
     let on = match obj.get("on").map(|v| v.as_str()) {
@@ -99,6 +144,14 @@ fn parse(spec: &Value) -> Result<Spec> {
         Some(Some("api")) => PathKind::Api,
         Some(Some("discovery")) => PathKind::Discovery,
         _ => bail!("tamper 'on' must be \"token\", \"api\" or \"discovery\""),
+    };
+    let tenant = match obj.get("tenant") {
+        None => None,
+        Some(Value::String(t)) => match uuid::Uuid::parse_str(t) {
+            Ok(u) if t.len() == 36 => Some(u.hyphenated().to_string()),
+            _ => bail!("tamper 'tenant' must be a tenant GUID, not '{t}'"),
+        },
+        Some(_) => bail!("tamper 'tenant' must be a tenant GUID (a string)"),
     };
     let left = match obj.get("count") {
         None => 1,
@@ -108,10 +161,15 @@ fn parse(spec: &Value) -> Result<Spec> {
         },
     };
     let replace = obj.contains_key("status") || obj.contains_key("body");
-    let amend = obj.contains_key("fields") || obj.contains_key("claims");
+    let amend = ["fields", "claims", "records"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    if obj.contains_key("record_index") && !obj.contains_key("records") {
+        bail!("tamper 'record_index' needs 'records'");
+    }
     let action = match (replace, amend) {
-        (true, true) => bail!("a tamper spec either replaces the answer (status, headers, body) or amends it (fields, claims), not both"),
-        (false, false) => bail!("a tamper spec needs status/body (replace) or fields/claims (amend)"),
+        (true, true) => bail!("a tamper spec either replaces the answer (status, headers, body) or amends it (fields, claims, records), not both"),
+        (false, false) => bail!("a tamper spec needs status/body (replace) or fields/claims/records (amend)"),
         (true, false) => {
             let status = match obj.get("status") {
                 None => 200,
@@ -151,13 +209,27 @@ fn parse(spec: &Value) -> Result<Spec> {
                     Some(_) => bail!("tamper '{name}' must be an object"),
                 }
             };
-            Action::Amend {
+            let record_index = match obj.get("record_index") {
+                None => 0,
+                Some(v) => match v.as_u64() {
+                    Some(n @ 0..=1_000_000) => n as usize,
+                    _ => bail!("tamper 'record_index' must be a whole number from 0 to 1000000"),
+                },
+            };
+            Action::Amend(Amendment {
                 fields: object("fields")?,
                 claims: object("claims")?,
-            }
+                records: object("records")?,
+                record_index,
+            })
         }
     };
-    Ok(Spec { on, left, action })
+    Ok(Spec {
+        on,
+        tenant,
+        left,
+        action,
+    })
 }
 
 /// The replacement answer, with `{request_body}` filled in.
@@ -195,13 +267,44 @@ pub fn replacement(
     resp
 }
 
-/// Applies `fields` and `claims` to a 2xx JSON answer; `sign` signs the amended claims.
-pub fn amend(
-    resp: Resp,
-    fields: &Map<String, Value>,
-    claims: &Map<String, Value>,
-    sign: impl Fn(&Value) -> String,
-) -> Resp {
+/// The tenant of a request, for specs restricted to one: on API routes the `tid` of the
+/// bearer token (decoded, not verified); on token and discovery routes the path's tenant
+/// segment, turned into its GUID by `find` (None for common, organizations, unknown).
+pub fn request_tenant(
+    kind: PathKind,
+    path: &str,
+    headers: &[(String, String)],
+    find: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    match kind {
+        PathKind::Api => {
+            let (_, h) = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?;
+            let token = h
+                .get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .and_then(|_| h.get(7..))?
+                .trim();
+            let payload = decode_payload(token).ok()?;
+            Some(payload.get("tid")?.as_str()?.to_ascii_lowercase())
+        }
+        PathKind::Token | PathKind::Discovery => {
+            let seg = path.trim_start_matches('/').split('/').next()?;
+            find(seg)
+        }
+        _ => None,
+    }
+}
+
+/// Applies an amendment to a 2xx JSON answer; `sign` signs the amended claims.
+pub fn amend(resp: Resp, a: &Amendment, sign: impl Fn(&Value) -> String) -> Resp {
+    let Amendment {
+        fields,
+        claims,
+        records,
+        record_index,
+    } = a;
     if !(200..300).contains(&resp.status) {
         return resp;
     }
@@ -223,17 +326,31 @@ pub fn amend(
             }
         }
     }
-    for (k, v) in fields {
-        if v.is_null() {
-            body.remove(k);
-        } else {
-            body.insert(k.clone(), v.clone());
+    if !records.is_empty() {
+        if let Some(Value::Object(rec)) = body
+            .get_mut("value")
+            .and_then(Value::as_array_mut)
+            .and_then(|v| v.get_mut(*record_index))
+        {
+            set_members(rec, records);
         }
     }
+    set_members(&mut body, fields);
     Resp {
         status: resp.status,
         headers: resp.headers,
         body: Value::Object(body).to_string().into_bytes(),
+    }
+}
+
+/// Sets (or, for `null`, removes) members of `obj`.
+fn set_members(obj: &mut Map<String, Value>, members: &Map<String, Value>) {
+    for (k, v) in members {
+        if v.is_null() {
+            obj.remove(k);
+        } else {
+            obj.insert(k.clone(), v.clone());
+        }
     }
 }
 

@@ -571,3 +571,71 @@ async fn tls_with_the_generated_ca() {
         .await
         .is_err());
 }
+
+/// Every fault kind hits the Graph routes (/v1.0/*) as it hits the Defender API (/api/*):
+/// same statuses, the Defender error shape, Retry-After, resets, truncated JSON and stalls.
+/// Faults come before authentication, so no token is needed.
+#[tokio::test]
+async fn graph_routes_get_every_fault_kind_like_the_defender_api() {
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for kind in KINDS {
+        let sb = Sandbox::start(SandboxOptions {
+            faults: Some(format!("{}=1", kind.name())),
+            retry_after_secs: Some(4),
+            stall_secs: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut seen = Vec::new();
+        for path in [
+            "/api/alerts",
+            "/v1.0/security/alerts_v2",
+            "/v1.0/security/incidents",
+        ] {
+            let r = c.get(format!("{}{path}", sb.authority())).send().await;
+            let what = match r {
+                Err(_) if kind == Kind::Reset => "reset".to_string(),
+                Err(e) => panic!("{path}: {e:?}"),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let retry = r
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    match r.text().await {
+                        Err(_) if kind == Kind::Stall => "stall".to_string(),
+                        Err(e) => panic!("{path}: {e:?}"),
+                        Ok(text) => {
+                            let code = serde_json::from_str::<Value>(&text)
+                                .map(|v| v["error"]["code"].clone())
+                                .unwrap_or(Value::Null);
+                            format!("{status} {retry:?} {code}")
+                        }
+                    }
+                }
+            };
+            seen.push(what);
+        }
+        assert!(
+            seen.iter().all(|w| *w == seen[0]),
+            "{}: {seen:?}",
+            kind.name()
+        );
+        let want = match kind {
+            Kind::Throttle => "429 Some(\"4\") \"TooManyRequests\"",
+            Kind::Server => "500 None \"InternalServerError\"",
+            Kind::Unavailable => "503 Some(\"4\") \"ServiceUnavailable\"",
+            Kind::Reset => "reset",
+            Kind::Malformed => "200 None null",
+            Kind::Html => "502 None null",
+            Kind::Stall => "stall",
+        };
+        assert_eq!(seen[0], want, "{}", kind.name());
+        assert_eq!(sb.inner.net.stats.faults_of(kind), 3, "{}", kind.name());
+    }
+}
