@@ -75,6 +75,24 @@ pub fn api(api: ApiArg, xdr: bool) -> ApiTarget {
     }
 }
 
+/// `collect --source`, each once, in the order given.
+pub fn sources(given: &[cli::SourceArg]) -> Vec<mssp_token_client::flows::collect::source::Source> {
+    use mssp_token_client::flows::collect::source::Source;
+    let mut out = Vec::new();
+    for g in given {
+        let s = match g {
+            cli::SourceArg::GraphAlerts => Source::GraphAlerts,
+            cli::SourceArg::GraphIncidents => Source::GraphIncidents,
+            cli::SourceArg::MdeAlerts => Source::MdeAlerts,
+            cli::SourceArg::XdrIncidents => Source::XdrIncidents,
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// What a command asks for when neither --resource nor --scope is given.
 #[derive(Debug, Clone, Copy)]
 pub enum DefaultTarget {

@@ -718,6 +718,10 @@ pub struct CollectArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
 
+    /// At most this many requests per second in all (on top of each API's budget per tenant).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rps: Option<u32>,
+
     /// GDAP: each tenant's token is this partner profile's refresh token redeemed there.
     #[arg(long, value_name = "NAME")]
     pub partner: Option<String>,

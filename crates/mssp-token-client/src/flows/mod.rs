@@ -15,16 +15,20 @@
 //! - [`pager`]: an API call with a token, `@odata.nextLink` paging, errors explained.
 //! - [`fan_out`]: bounded concurrency with a deadline per item (one result per tenant).
 //! - [`partner`]: GDAP: the partner's refresh token redeemed in each customer tenant.
+//! - [`collect`]: every tenant's alerts and incidents as NDJSON, exactly once, with a cursor per
+//!   tenant and source in a state folder.
 //! - [`onboard`]: token, roles and probe for every tenant of a file, over [`fan_out`].
 
 pub mod app_only;
 pub mod auth_code;
+pub mod collect;
 pub mod consent;
 pub mod device_code;
 pub mod fan_out;
 pub mod inventory;
 pub mod keep_alive;
 pub mod loopback;
+pub mod merge;
 pub mod onboard;
 pub mod pager;
 pub mod partner;

@@ -137,6 +137,9 @@ pub struct Http {
     client: reqwest::Client,
     pub retry: RetryPolicy,
     pub limiter: Option<std::sync::Arc<RateLimiter>>,
+    /// Answers larger than this are refused ([`MAX_BODY`] unless a caller reading pages of
+    /// records raises it).
+    pub max_body: usize,
 }
 
 impl Http {
@@ -184,6 +187,7 @@ impl Http {
             client,
             retry: RetryPolicy::default(),
             limiter: None,
+            max_body: MAX_BODY,
         })
     }
 
@@ -284,7 +288,7 @@ impl Http {
                                 format!(
                                     "the answer (HTTP {}) is larger than {} MiB and was refused; a token or API answer is far smaller, so something other than the service is answering (check --authority, HTTPS_PROXY and NO_PROXY)",
                                     r.status,
-                                    MAX_BODY / (1024 * 1024)
+                                    self.max_body / (1024 * 1024)
                                 ),
                             ),
                             true,
@@ -327,7 +331,7 @@ impl Http {
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp.chunk().await? {
-            if body.len() + chunk.len() > MAX_BODY {
+            if body.len() + chunk.len() > self.max_body {
                 truncated = true;
                 break;
             }
