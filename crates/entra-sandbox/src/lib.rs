@@ -84,3 +84,9 @@ pub use options::SandboxOptions;
 pub use run::run;
 pub use sandbox::Sandbox;
 pub use simulated_user::{simulated_user_device_sign_in, simulated_user_sign_in};
+
+/// The built-in configuration (tenants, apps, settings) as JSON: a starting point for a
+/// `--config` file that changes a few settings.
+pub fn builtin_config_json() -> &'static str {
+    data::config::BUILTIN_JSON
+}

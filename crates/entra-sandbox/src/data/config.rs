@@ -489,8 +489,7 @@ pub fn epoch(t: SystemTime) -> u64 {
 /// Contoso has an active relationship (Security Reader, Security Operator), Fabrikam's expired
 /// on 2025-01-31, Northwind's is active but the app is not consented there; generated tenants
 /// (`--tenants N`): see generate.rs. risky-admin@ is at risk (530034); intern@ is in no group.
-#[cfg(test)]
-pub(crate) const BUILTIN_JSON: &str = BUILTIN;
+pub const BUILTIN_JSON: &str = BUILTIN;
 
 const BUILTIN: &str = r#"{
   "code_lifetime_secs": 600,
