@@ -585,6 +585,30 @@ fn success_with(source: Source, sb: &Sandbox, api: &str, root: &Path, leaks: &Le
         }
     }
 
+    // collect: Graph alerts into --out, cursors in --state, a --report.
+    let mut c = mssp("collect", &out);
+    c.arg("--tenants")
+        .arg(&tenants)
+        .args(["--authority", &authority, "--client-id", CLIENT, "-v"])
+        .args(["--source", "graph-alerts", "--since", "60d"])
+        .args(["--base-url", &sb.authority(), "--out"])
+        .arg(out.join("alerts.ndjson"))
+        .arg("--state")
+        .arg(out.join("state"))
+        .arg("--report")
+        .arg(out.join("collect-report.ndjson"));
+    let stdin = give_secret(&mut c, source, GOOD_SECRET, &inputs);
+    let s = watch(format!("collect, secret from {tag}"), c, stdin, None);
+    leaks.check_run(&s, 0);
+    leaks.check_tokens_not_on_stderr(&s, &app_tokens);
+    let collected = read(&out.join("alerts.ndjson"));
+    if collected.lines().count() == 0 {
+        leaks.add(format!(
+            "[collect, secret from {tag}] nothing collected: {}",
+            s.stderr
+        ));
+    }
+
     if source == Source::Env {
         // consent and inspect take no secret, but a canary in the environment must not leak.
         let mut c = mssp("consent", &out);
@@ -718,13 +742,31 @@ fn failure_run(
                 .arg(out.join("report.ndjson"));
             expected = 8;
         }
+        "collect" => {
+            let tenants = inputs.join("tenants.txt");
+            std::fs::write(&tenants, format!("{CONTOSO}\n")).unwrap();
+            c = mssp("collect", &out);
+            c.arg("--tenants")
+                .arg(&tenants)
+                .args(["--authority", &authority, "--client-id", CLIENT, "-v"])
+                .args(["--source", "graph-alerts", "--base-url", &sb.authority()])
+                .arg("--state")
+                .arg(out.join("state"))
+                .arg("--report")
+                .arg(out.join("report.ndjson"));
+            expected = 8;
+        }
         other => unreachable!("{other}"),
     }
     let refresh_before = read(&out.join("refresh.json"));
     let stdin = give_secret(&mut c, source, secret, &inputs);
     let s = watch(label.clone(), c, stdin, browser);
     leaks.check_run(&s, expected);
-    if failing == Failing::WrongSecret && !s.stderr.contains("AADSTS7000215") && cmd != "onboard" {
+    if failing == Failing::WrongSecret
+        && !s.stderr.contains("AADSTS7000215")
+        && cmd != "onboard"
+        && cmd != "collect"
+    {
         leaks.add(format!("[{label}] AADSTS7000215 not named: {}", s.stderr));
     }
     if !s.stdout.is_empty() && cmd != "onboard" {
@@ -739,7 +781,9 @@ fn failure_run(
         "refresh" if read(&out.join("refresh.json")) != refresh_before => {
             leaks.add(format!("[{label}] the token file changed on failure"));
         }
-        "onboard" if !read(&out.join("report.ndjson")).contains("\"status\":\"failed\"") => {
+        "onboard" | "collect"
+            if !read(&out.join("report.ndjson")).contains("\"status\":\"failed\"") =>
+        {
             leaks.add(format!("[{label}] no failed line in the report"));
         }
         _ => {}
@@ -777,7 +821,7 @@ fn a_client_secret_never_leaks_when_every_command_fails() {
     // Every run at once: most of the time goes into retrying the unreachable host.
     let leaks = Leaks::default();
     std::thread::scope(|scope| {
-        for cmd in ["login", "refresh", "token", "api", "onboard"] {
+        for cmd in ["login", "refresh", "token", "api", "onboard", "collect"] {
             for source in SOURCES {
                 for failing in [Failing::WrongSecret, Failing::Unreachable] {
                     let (sb, api, saved, root, leaks) = (&sb, &api, &saved, root.path(), &leaks);
