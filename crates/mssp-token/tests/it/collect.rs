@@ -651,3 +651,74 @@ fn killed_at_random_instants_while_alerts_change_nothing_is_lost_or_repeated() {
         "never produced (seed {seed}): {invented:?}"
     );
 }
+
+/// What a Defender API holds for a tenant now (`api --all`): (tenant, id, lastUpdateTime).
+fn defender_truth(
+    sb: &Sandbox,
+    home: &Home,
+    tenant: &Value,
+    path: &str,
+    id: &str,
+) -> HashSet<Version> {
+    let api = if path.contains("incidents") {
+        "xdr"
+    } else {
+        "mde"
+    };
+    let out = run(app_cmd(sb, "api", &home.path("cache"))
+        .args(["--api", api, "--all", "--base-url", &sb.authority()])
+        .args(["--tenant", tenant["id"].as_str().unwrap()])
+        .arg(path));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let rid = match &a[id] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (
+                tenant["id"].as_str().unwrap().to_string(),
+                rid,
+                a["lastUpdateTime"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn defender_pages_in_no_order_are_narrowed_to_complete_windows() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    let contoso = sb.tenant_named("Contoso").clone();
+    let tenants = home.tenants(&[domain(&contoso)]);
+    for (source, page, path, id) in [
+        ("mde-alerts", "25", "/api/alerts", "id"),
+        ("xdr-incidents", "8", "/api/incidents", "incidentId"),
+    ] {
+        let out = collect(
+            &sb,
+            &home,
+            &tenants,
+            &["-v", "--source", source, "--page-size", page],
+        );
+        assert_eq!(out.code, 0, "{source}: {}", out.stderr);
+        let got = versions(&lines_of(&out.stdout), source);
+        assert_eq!(
+            got,
+            defender_truth(&sb, &home, &contoso, path, id),
+            "{source}"
+        );
+        let gets = out.stderr.lines().filter(|l| l.contains("GET ")).count();
+        eprintln!("{source}: {gets} requests");
+        assert!(gets > 10, "{source}: small pages, many windows ({gets})");
+        assert!(
+            !out.stderr.contains("%24orderby"),
+            "the Defender APIs document no $orderby: {}",
+            out.stderr
+        );
+    }
+}

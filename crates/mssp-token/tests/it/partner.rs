@@ -1,5 +1,5 @@
 //! Partner access through GDAP (the Secure Application Model): the partner signs in ONCE in its
-//! own tenant (`login --partner --profile partner`), then `token`, `api` and `onboard` take
+//! own tenant (`login --partner --profile partner`), then `token`, `api`, `onboard` and `collect` take
 //! `--partner partner` and redeem that refresh token in each customer's tenant.
 //!
 //! The built-in sandbox: partner tenant mssp-provider (engineer@ in group "SOC Analysts",
@@ -729,4 +729,77 @@ fn the_partner_refresh_token_is_printed_by_no_command_not_even_login() {
         home.partner_rt("partner");
         assert!(!out.stdout.contains("REFRESH"), "{}", out.stdout);
     }
+}
+
+#[test]
+fn collect_partner_pulls_each_customers_alerts_with_the_delegated_token() {
+    // Contoso consented the SAM app's delegated Graph permission SecurityAlert.Read.All.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({
+      "tenants": [
+        {"id": PARTNER_ID, "domain": PARTNER, "name": "MSSP",
+         "users": [{"upn": "soc@mssp-provider.onmicrosoft.com", "name": "SOC", "oid": "21111111-1111-4111-8111-111111111111"}],
+         "groups": [{"id": "31111111-1111-4111-8111-111111111111", "name": "SOC", "members": ["soc@mssp-provider.onmicrosoft.com"]}]},
+        {"id": CONTOSO_ID, "domain": "contoso.onmicrosoft.com", "name": "Contoso",
+         "users": [{"upn": "admin@contoso.onmicrosoft.com", "name": "Admin", "oid": "51111111-1111-4111-8111-111111111111"}],
+         "grants": [{"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "scopes": ["user_impersonation", "SecurityAlert.Read.All"]}],
+         "gdap": [{"partner": PARTNER, "name": "SOC", "access": [{"group": "SOC", "roles": ["Security Reader"]}]}]},
+        {"id": "c48fcbb1-e295-4b5c-b80f-1376e2cb1575", "domain": "fabrikam.onmicrosoft.com", "name": "Fabrikam",
+         "users": [{"upn": "admin@fabrikam.onmicrosoft.com", "name": "Admin", "oid": "61111111-1111-4111-8111-111111111111"}]}
+      ],
+      "apps": [
+        {"client_id": "b64a329e-a098-404b-99fd-26066cccda7e", "name": "SAM app", "home_tenant": PARTNER,
+         "multi_tenant": true, "redirect_uris": ["http://localhost/SiemMsspConnector"],
+         "secrets": [{"value": "sam-secret-value"}], "scopes": ["user_impersonation", "SecurityAlert.Read.All"]}
+      ]
+    });
+    let file = dir.path().join("sandbox.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let sb = Sandbox::start_with(&["--config", file.to_str().unwrap()]);
+    let mut home = Home::new();
+    home.partner_login(&sb, "partner", "soc@mssp-provider.onmicrosoft.com");
+    home.partner_rt("partner");
+    let tenants = dir.path().join("tenants.txt");
+    std::fs::write(
+        &tenants,
+        "contoso.onmicrosoft.com\nfabrikam.onmicrosoft.com\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.ndjson");
+    let state = dir.path().join("state");
+    let out = home.run(
+        &sb,
+        &[
+            "collect",
+            "--partner",
+            "partner",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--source",
+            "graph-alerts",
+            "--since",
+            "60d",
+            "--state",
+            state.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--base-url",
+            &sb.authority(),
+        ],
+    );
+    home.partner_rt("partner");
+    // Contoso: its alerts; Fabrikam: no GDAP relationship, explained; exit 8.
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    let lines = ndjson(&out.stdout);
+    assert!(!lines.is_empty(), "{}", out.stderr);
+    assert!(lines.iter().all(|l| l["tenant_id"] == CONTOSO_ID));
+    let rep = ndjson(&std::fs::read_to_string(&report).unwrap());
+    let fab = rep
+        .iter()
+        .find(|r| r["tenant"] == "fabrikam.onmicrosoft.com")
+        .unwrap();
+    assert_eq!(fab["status"], "failed");
+    let why = fab["sources"][0]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("AADSTS50020") && why.contains("GDAP"), "{fab}");
+    assert!(out.stderr.contains("AADSTS50020 x1"), "{}", out.stderr);
 }
