@@ -749,7 +749,7 @@ pub struct MergeArgs {
     #[arg(value_name = "REPORT", required = true)]
     pub reports: Vec<PathBuf>,
 
-    /// The number of shards the run had: fewer reports than this is an error (a lost shard).
+    /// The number of shards the run had: a different number of reports is an error (a lost shard).
     #[arg(long, value_name = "N")]
     pub expect_shards: Option<u32>,
 
