@@ -5,6 +5,7 @@
 //! assertions) is also registered here, and [`scrub`] removes them from any text before it is
 //! printed as an error or a log line: a second line of defence behind careful message writing.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 /// A string whose value never reaches `Debug`/`Display` output.
@@ -38,17 +39,84 @@ impl std::fmt::Display for SecretString {
     }
 }
 
-/// A registered secret: the spellings to look for (each also found percent-, form-, JSON- or
-/// HTML-encoded: [`scrub`] searches the text with those layers undone too).
-struct Known {
-    /// The value itself, then its base64 spellings.
+/// Every registered secret's spellings ("needles"; each also found percent-, form-, JSON- or
+/// HTML-encoded: [`scrub`] searches the text with those layers undone too), indexed so that a
+/// scrub costs the same with one secret or ten thousand (a token per tenant of a large
+/// `onboard` or `collect`):
+/// - a whole needle is found by its LAST 8 bytes (a JWT's signature: unique, whereas tokens of
+///   one issuer share their first hundred characters), one lookup per position of the text;
+/// - a needle cut short (at the end of the text or at '…') is found by its FIRST 8 bytes, then
+///   a range query in the sorted needles.
+struct Registry {
     needles: Vec<Vec<u8>>,
+    by_tail: HashMap<u64, Vec<u32>, Fx>,
+    heads: HashSet<u64, Fx>,
+    sorted: BTreeSet<Vec<u8>>,
+    longest: usize,
+    /// The raw values registered, for a constant-time "seen already".
+    seen: HashSet<String>,
 }
 
-static KNOWN: Mutex<Vec<Known>> = Mutex::new(Vec::new());
-/// The raw values of [`KNOWN`], for a constant-time "seen already".
-static SEEN: std::sync::LazyLock<Mutex<std::collections::HashSet<String>>> =
-    std::sync::LazyLock::new(|| Mutex::new(std::collections::HashSet::new()));
+impl Registry {
+    fn add(&mut self, value: &str) {
+        if !self.seen.insert(value.to_string()) {
+            return;
+        }
+        for n in needles(value) {
+            if n.len() < MIN_PARTIAL || self.sorted.contains(&n) {
+                continue;
+            }
+            let id = self.needles.len() as u32;
+            self.by_tail
+                .entry(key(&n[n.len() - MIN_PARTIAL..]))
+                .or_default()
+                .push(id);
+            self.heads.insert(key(&n[..MIN_PARTIAL]));
+            self.longest = self.longest.max(n.len());
+            self.sorted.insert(n.clone());
+            self.needles.push(n);
+        }
+    }
+}
+
+/// 8 bytes as one number (the index key).
+fn key(b: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(k)
+}
+
+/// A hasher for keys that are already 8 bytes of (mostly random) text: one multiply.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+
+static KNOWN: std::sync::LazyLock<Mutex<Registry>> = std::sync::LazyLock::new(|| {
+    Mutex::new(Registry {
+        needles: Vec::new(),
+        by_tail: HashMap::default(),
+        heads: HashSet::default(),
+        sorted: BTreeSet::new(),
+        longest: 0,
+        seen: HashSet::new(),
+    })
+});
 
 /// Values up to this length also get their base64 spellings (secrets and passwords; a token
 /// is already printable, and its base64 is not something a server echoes).
@@ -65,15 +133,7 @@ pub fn register(value: &str) {
         return;
     }
     if let Ok(mut known) = KNOWN.lock() {
-        // A set beside the list: with a token per tenant registered (onboard over 1000
-        // tenants), a scan of the list per registration was quadratic, and JWTs share long
-        // prefixes, so every comparison ran far.
-        let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.insert(value.to_string()) {
-            known.push(Known {
-                needles: needles(value),
-            });
-        }
+        known.add(value);
     }
 }
 
@@ -132,7 +192,7 @@ pub fn scrub(text: &str) -> String {
     let Ok(known) = KNOWN.lock() else {
         return text.to_string();
     };
-    if known.is_empty() {
+    if known.needles.is_empty() {
         return text.to_string();
     }
     // The text as is, then with one and two layers of encoding undone (each kind on its own,
@@ -153,12 +213,8 @@ pub fn scrub(text: &str) -> String {
         layer = from..views.len();
     }
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    for k in known.iter() {
-        for needle in &k.needles {
-            for v in &views {
-                v.find(needle, &mut cuts);
-            }
-        }
+    for v in &views {
+        v.find(&known, &mut cuts);
     }
     if cuts.is_empty() {
         return text.to_string();
@@ -199,19 +255,23 @@ impl View {
         }
     }
 
-    /// Adds the text ranges of every occurrence of `needle`, and of a start of it cut short.
-    fn find(&self, needle: &[u8], cuts: &mut Vec<(usize, usize)>) {
+    /// Adds the text ranges of every occurrence of a needle, and of a start of one cut short.
+    fn find(&self, reg: &Registry, cuts: &mut Vec<(usize, usize)>) {
         let hay = &self.bytes;
-        let mut from = 0;
-        while let Some(i) = find_bytes(&hay[from..], needle) {
-            let s = from + i;
-            cuts.push((self.origin[s], self.origin[s + needle.len()]));
-            from = s + 1;
+        // Whole needles, by the 8 bytes they end with.
+        for end in MIN_PARTIAL..=hay.len() {
+            let Some(ids) = reg.by_tail.get(&key(&hay[end - MIN_PARTIAL..end])) else {
+                continue;
+            };
+            for &id in ids {
+                let n = &reg.needles[id as usize];
+                if end >= n.len() && hay[end - n.len()..end] == n[..] {
+                    cuts.push((self.origin[end - n.len()], self.origin[end]));
+                }
+            }
         }
-        if needle.len() <= MIN_PARTIAL {
-            return;
-        }
-        // Cut short: the text, or a part of it ending in '…', ends with a start of the needle.
+        // Cut short: the text, or a part of it ending in '…', ends with a start of a needle
+        // (at least 8 bytes of it); the longest such start is cut.
         let stops = hay
             .windows(ELLIPSIS.len())
             .enumerate()
@@ -219,9 +279,18 @@ impl View {
             .map(|(i, _)| i)
             .chain(std::iter::once(hay.len()));
         for stop in stops {
-            let earliest = (stop + 1).saturating_sub(needle.len());
+            let earliest = stop.saturating_sub(reg.longest);
             for s in earliest..=stop.saturating_sub(MIN_PARTIAL) {
-                if stop - s >= MIN_PARTIAL && needle.starts_with(&hay[s..stop]) {
+                if stop - s < MIN_PARTIAL || !reg.heads.contains(&key(&hay[s..s + MIN_PARTIAL])) {
+                    continue;
+                }
+                let part = &hay[s..stop];
+                let starts_one = reg
+                    .sorted
+                    .range::<[u8], _>((std::ops::Bound::Included(part), std::ops::Bound::Unbounded))
+                    .next()
+                    .is_some_and(|n| n.starts_with(part));
+                if starts_one {
                     cuts.push((self.origin[s], self.origin[stop]));
                     break;
                 }
@@ -231,25 +300,6 @@ impl View {
 }
 
 const ELLIPSIS: &[u8] = "…".as_bytes();
-
-fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        let j = hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)?;
-        i += j;
-        if &hay[i..i + needle.len()] == needle {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
 
 /// The encodings a secret may come back in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,6 +518,31 @@ mod tests {
         // Ordinary text is left alone.
         let plain = "AADSTS7000215: Invalid client secret provided. 100% sure & \\\"quoted\\\" +1";
         assert_eq!(scrub(plain), plain);
+    }
+
+    #[test]
+    fn thousands_of_tokens_sharing_a_prefix_are_each_found_whole_or_cut_short() {
+        let head = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6InNhbmRib3gifQ.eyJhdWQiOiJodHRwczovL2dyYXBo";
+        let tok = |i: usize| format!("{head}.{i:08}-payload-{:016x}.sig{:08}", i * 7919, i);
+        for i in 0..3000 {
+            register(&tok(i));
+        }
+        let whole = tok(1234);
+        let text = format!("got {whole} from the API");
+        assert_eq!(scrub(&text), "got (redacted) from the API");
+        // Cut short at the end, and at an ellipsis: the shared head alone is cut too (it is
+        // the start of a token), and the words around stay.
+        let cut = &tok(2999)[..head.len() + 12];
+        assert_eq!(scrub(&format!("token: {cut}")), "token: (redacted)");
+        assert_eq!(
+            scrub(&format!("token: {cut}… (truncated)")),
+            "token: (redacted)… (truncated)"
+        );
+        // A text that merely looks alike is left alone.
+        assert_eq!(
+            scrub("eyJ0eXAiOiJKV1Qi is a header"),
+            "eyJ0eXAiOiJKV1Qi is a header"
+        );
     }
 
     #[test]
