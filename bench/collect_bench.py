@@ -367,7 +367,9 @@ def speed(n, alerts):
         checked = {}
         for i in range(REPEAT):
             for name, fn in (peers if i % 2 == 0 else list(reversed(peers))):
+                s0 = stats(info)
                 m = fn(i)
+                m["api_requests"] = stat_diff(s0, stats(info)).get("requests.api")
                 if name not in checked:
                     lines, ids = check_output(m["outfile"], None)
                     checked[name] = (lines, len(ids), ids)
@@ -376,7 +378,9 @@ def speed(n, alerts):
                 print(f"  {n}x{alerts} {name}: {m['wall']:.2f} s", file=sys.stderr)
         results = {name: median_of(r) for name, r in runs.items()}
         if os.environ.get("BENCH_SKIP_LOOP") != "1":
+            s0 = stats(info)
             m = run_python(info, domains, 1, proc, tag=f"-{n}-loop", url_log=url_log)
+            m["api_requests"] = stat_diff(s0, stats(info)).get("requests.api")
             lines, ids = check_output(m["outfile"], None)
             checked["python loop"] = (lines, len(ids), ids)
             os.unlink(m["outfile"])
@@ -406,7 +410,7 @@ def speed(n, alerts):
                 "server_ms_1k": 1000 * r["server_cpu"] / (recs / 1000) if recs else None,
                 "work_wall": r.get("work_wall"), "work_cpu": r.get("work_cpu"),
                 "statuses": r.get("statuses"), "summary": r.get("summary"), "code": r["code"],
-                "cpu_user": r.get("cpu_user"), "cpu_sys": r.get("cpu_sys"),
+                "cpu_user": r.get("cpu_user"), "cpu_sys": r.get("cpu_sys"), "api_requests": r.get("api_requests"),
             })
         # wrk: the page requests of the python loop; records per page from the same pages
         rec_per_page = expected / max(1, results.get("python loop", {}).get("pages", 0) or
@@ -535,6 +539,9 @@ def main():
         if r.get("work_wall"):
             p(f"{r['size']} {r['peer']}: python work alone (after start-up and imports) {r['work_wall']:.2f} s wall, "
               f"{1000 * r['work_cpu'] / (r['records'] / 1000):.1f} CPU ms / 1000 records")
+        if r.get("api_requests"):
+            p(f"{r['size']} {r['peer']}: {r['api_requests']} Graph page requests (sandbox stats), "
+              f"{r['records'] / r['api_requests']:.0f} records per request")
         if r.get("statuses") is not None:
             p(f"{r['size']} {r['peer']}: exit {r['code']}, tenant results {r['statuses']}, user/sys CPU "
               f"{fmt(r['cpu_user'])}/{fmt(r['cpu_sys'])} s; {' / '.join(r['summary'] or [])[-300:]}")
