@@ -4,9 +4,9 @@
 //! tenant's record is refused, never written).
 
 use super::budget::Budget;
-use super::source::Source;
+use super::source::{Fields, Source};
 use super::stamp::Stamp;
-use super::window::{Page, Pages, Query, Rec};
+use super::window::{Page, Pages, Query, Rec, Text};
 use crate::authority::{printable, Authority};
 use crate::error::{fail, Exit};
 use crate::flows::pager;
@@ -15,6 +15,8 @@ use crate::http::Http;
 use crate::identity::Identity;
 use crate::token::Target;
 use anyhow::Result;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 use url::Url;
@@ -184,8 +186,14 @@ impl SourcePages<'_> {
 impl Pages for SourcePages<'_> {
     async fn fetch(&mut self, q: &Query, top: u32) -> Result<Page> {
         let url = self.url(q, top)?;
-        let resp = self.send(&url).await?;
-        let not_a_page = |why: &str| {
+        let mut resp = self.send(&url).await?;
+        // The body moves into the page (records stay spans of it): no copy.
+        let outcome = match String::from_utf8(std::mem::take(&mut resp.body)) {
+            Ok(body) => read_page(self.source, &self.tenant_id, body),
+            Err(e) => Err(("not UTF-8 text".to_string(), e.into_bytes())),
+        };
+        outcome.map_err(|(why, body)| {
+            resp.body = body;
             fail(
                 Exit::Network,
                 format!(
@@ -195,52 +203,131 @@ impl Pages for SourcePages<'_> {
                     resp.describe_body()
                 ),
             )
-        };
-        let mut body: Value =
-            serde_json::from_slice(&resp.body).map_err(|_| not_a_page("not JSON"))?;
-        let next = match body.get("@odata.nextLink") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(not_a_page("@odata.nextLink is not a string")),
-        };
-        let items = match body.get_mut("value").map(Value::take) {
-            Some(Value::Array(a)) => a,
-            _ => return Err(not_a_page("no \"value\" array of records")),
-        };
-        Ok(read_page(self.source, &self.tenant_id, items, next))
+        })
     }
 }
 
-/// Checks every item: an object with an id and an update time (else malformed), naming this
-/// tenant (else refused).
-pub fn read_page(source: Source, tenant_id: &str, items: Vec<Value>, next: Option<String>) -> Page {
-    let raw = items.len();
+/// The page's envelope: the records stay unparsed spans of the body.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    value: Vec<&'a RawValue>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next: Option<Value>,
+}
+
+/// Reads a page: every item an object with an id and an update time (else malformed), naming
+/// this tenant (else refused). The records are not parsed into trees: each is a span of the
+/// body, written as it came (unless it spans lines, when its compact spelling is kept).
+pub fn read_page(source: Source, tenant_id: &str, body: String) -> Result<Page, (String, Vec<u8>)> {
+    let env: Envelope = match serde_json::from_str(&body) {
+        Ok(env) => env,
+        Err(e) => {
+            let why = if e.is_syntax() || e.is_eof() {
+                "not JSON"
+            } else {
+                "no \"value\" array of records"
+            };
+            return Err((why.to_string(), body.into_bytes()));
+        }
+    };
+    let next = match env.next {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            drop(env);
+            return Err((
+                "@odata.nextLink is not a string".to_string(),
+                body.into_bytes(),
+            ));
+        }
+    };
+    let base = body.as_ptr() as usize;
+    let raw = env.value.len();
     let mut recs = Vec::with_capacity(raw);
     let mut malformed = 0;
-    for record in items {
-        let id = record.as_object().and_then(|_| source.id_of(&record));
-        let stamp = record
-            .get(source.time_field())
-            .and_then(Value::as_str)
-            .and_then(Stamp::parse);
-        let (Some(id), Some(stamp)) = (id, stamp) else {
+    for item in env.value {
+        let json = item.get();
+        let fields = Fields::of(json);
+        let (id, time, tenant) = fields.map(|f| source.read(&f)).unwrap_or_default();
+        let (Some(id), Some(stamp)) = (id, time.as_deref().and_then(Stamp::parse)) else {
             malformed += 1;
             continue;
         };
-        let refused = source
-            .tenant_of(&record)
-            .is_none_or(|t| !t.eq_ignore_ascii_case(tenant_id));
+        let refused = tenant.is_none_or(|t| !t.eq_ignore_ascii_case(tenant_id));
+        let text = if json.contains(['\n', '\r']) {
+            match serde_json::from_str::<Value>(json) {
+                Ok(v) => Text::Owned(v.to_string()),
+                Err(_) => {
+                    malformed += 1;
+                    continue;
+                }
+            }
+        } else {
+            let start = json.as_ptr() as usize - base;
+            Text::Span(start..start + json.len())
+        };
         recs.push(Rec {
             stamp,
             id,
-            record,
+            text,
             refused,
         });
     }
-    Page {
+    Ok(Page {
+        body,
         recs,
         raw,
         malformed,
         next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "9ed38d36-d1a6-4200-9985-86bb0271d957";
+
+    #[test]
+    fn records_stay_spans_of_the_body_unless_they_span_lines() {
+        let body = format!(
+            "{{\"@odata.nextLink\": \"https://graph.example/next\", \"value\": [\n  {{\"id\":\"a\",\"tenantId\":\"{T}\",\"lastUpdateDateTime\":\"2026-11-30T10:00:00Z\",\"x\":{{\"y\":[1,2]}}}},\n  {{\n    \"id\": \"b\",\n    \"tenantId\": \"{T}\",\n    \"lastUpdateDateTime\": \"2026-11-30T10:00:01Z\"\n  }},\n  {{\"id\":\"c\",\"tenantId\":\"4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b\",\"lastUpdateDateTime\":\"2026-11-30T10:00:02Z\"}},\n  {{\"id\":\"d\"}}, [1], \"e\"\n]}}"
+        );
+        let page = read_page(Source::GraphAlerts, T, body).unwrap();
+        assert_eq!(page.raw, 6);
+        assert_eq!(page.malformed, 3, "no time, an array, a string");
+        assert_eq!(page.next.as_deref(), Some("https://graph.example/next"));
+        let a = &page.recs[0];
+        assert!(matches!(a.text, Text::Span(_)));
+        assert!(
+            a.json(&page.body).starts_with("{\"id\":\"a\""),
+            "{}",
+            a.json(&page.body)
+        );
+        assert!(a.json(&page.body).ends_with("[1,2]}}"));
+        let b = &page.recs[1];
+        assert!(matches!(b.text, Text::Owned(_)));
+        assert!(!b.json(&page.body).contains('\n'));
+        let v: Value = serde_json::from_str(b.json(&page.body)).unwrap();
+        assert_eq!(v["id"], "b");
+        assert!(page.recs[2].refused, "another tenant's record");
+        assert!(!a.refused && !b.refused);
+    }
+
+    #[test]
+    fn answers_that_are_not_pages_say_why() {
+        let why = |b: &str| {
+            read_page(Source::GraphAlerts, T, b.to_string())
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(why("<html>"), "not JSON");
+        assert_eq!(why("{\"value\": 5}"), "no \"value\" array of records");
+        assert_eq!(why("{}"), "no \"value\" array of records");
+        assert_eq!(
+            why("{\"value\": [], \"@odata.nextLink\": 5}"),
+            "@odata.nextLink is not a string"
+        );
     }
 }

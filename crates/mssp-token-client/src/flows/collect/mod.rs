@@ -511,30 +511,32 @@ struct Committer<'a> {
 }
 
 #[derive(Serialize)]
-struct OutLine<'a> {
+struct OutHead<'a> {
     tenant: &'a str,
     tenant_id: &'a str,
     source: &'a str,
     id: &'a str,
     last_updated: &'a str,
-    record: &'a serde_json::Value,
 }
 
 impl Commit for Committer<'_> {
-    fn commit(&mut self, records: &[&Rec], cursor: &Cursor) -> Result<()> {
-        let mut bytes = Vec::with_capacity(records.len() * 1024);
+    fn commit(&mut self, body: &str, records: &[&Rec], cursor: &Cursor) -> Result<()> {
+        let mut bytes = Vec::with_capacity(records.iter().map(|r| r.json(body).len() + 256).sum());
         for r in records {
-            let line = OutLine {
+            let head = OutHead {
                 tenant: &self.saved.tenant,
                 tenant_id: &self.saved.tenant_id,
                 source: self.saved.source.name(),
                 id: &r.id,
                 last_updated: r.stamp.as_str(),
-                record: &r.record,
             };
-            serde_json::to_writer(&mut bytes, &line)
+            serde_json::to_writer(&mut bytes, &head)
                 .map_err(|e| fail(Exit::Internal, format!("cannot encode a record: {e}")))?;
-            bytes.push(b'\n');
+            // {"tenant":...,"last_updated":"..."} + ,"record":<the API's JSON>}
+            bytes.pop();
+            bytes.extend_from_slice(b",\"record\":");
+            bytes.extend_from_slice(r.json(body).as_bytes());
+            bytes.extend_from_slice(b"}\n");
         }
         let mut next = self.saved.clone();
         next.set_cursor(cursor);

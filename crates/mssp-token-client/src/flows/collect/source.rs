@@ -4,7 +4,8 @@
 
 use crate::apis::ApiTarget;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,13 +63,6 @@ impl Source {
         }
     }
 
-    fn id_field(self) -> &'static str {
-        match self {
-            Source::XdrIncidents => "incidentId",
-            _ => "id",
-        }
-    }
-
     /// The most records one page may ask for.
     pub fn max_page(self) -> u32 {
         match self {
@@ -114,49 +108,128 @@ impl Source {
         }
     }
 
-    /// The record's id: a string, or a number (XDR incident ids) written as a string.
-    pub fn id_of(self, rec: &Value) -> Option<String> {
-        let id = match rec.get(self.id_field())? {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
-        let ok = !id.is_empty() && id.len() <= 256 && !id.chars().any(char::is_control);
-        ok.then_some(id)
-    }
-
-    /// The tenant a record says it belongs to: `tenantId` (Graph), `aadTenantId` (Defender for
-    /// Endpoint), or the `tid` of an XDR incident's `incidentUri`.
-    pub fn tenant_of(self, rec: &Value) -> Option<String> {
-        let s = match self {
-            Source::GraphAlerts | Source::GraphIncidents => rec.get("tenantId")?.as_str()?,
-            Source::MdeAlerts => rec.get("aadTenantId")?.as_str()?,
-            Source::XdrIncidents => {
-                let uri = url::Url::parse(rec.get("incidentUri")?.as_str()?).ok()?;
-                let tid = uri.query_pairs().find(|(k, _)| k == "tid")?.1.into_owned();
-                return Some(tid.to_ascii_lowercase());
+    /// The id, update time and tenant a record names, read from its fields.
+    pub fn read(self, f: &Fields<'_>) -> (Option<String>, Option<String>, Option<String>) {
+        let id = match self {
+            Source::XdrIncidents => f.incident_id,
+            _ => f.id,
+        }
+        .and_then(id_text);
+        let time = match self {
+            Source::GraphAlerts | Source::GraphIncidents => f.last_update_date_time.as_deref(),
+            Source::MdeAlerts | Source::XdrIncidents => f.last_update_time.as_deref(),
+        }
+        .map(str::to_string);
+        let tenant = match self {
+            Source::GraphAlerts | Source::GraphIncidents => {
+                f.tenant_id.as_deref().map(str::to_string)
             }
-        };
-        Some(s.to_ascii_lowercase())
+            Source::MdeAlerts => f.aad_tenant_id.as_deref().map(str::to_string),
+            Source::XdrIncidents => f.incident_uri.as_deref().and_then(|u| {
+                let uri = url::Url::parse(u).ok()?;
+                let tid = uri.query_pairs().find(|(k, _)| k == "tid")?.1.into_owned();
+                Some(tid)
+            }),
+        }
+        .map(|t| t.to_ascii_lowercase());
+        (id, time, tenant)
     }
+}
+
+/// The fields of a record that `collect` reads (the others are skipped unparsed). A record
+/// that is not an object, names a field twice, or gives one of these the wrong type, fails to
+/// read (and is refused as malformed).
+#[derive(Debug, Default, Deserialize)]
+pub struct Fields<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(rename = "incidentId", borrow, default)]
+    incident_id: Option<&'a RawValue>,
+    #[serde(rename = "lastUpdateDateTime", borrow, default)]
+    last_update_date_time: Option<Cow<'a, str>>,
+    #[serde(rename = "lastUpdateTime", borrow, default)]
+    last_update_time: Option<Cow<'a, str>>,
+    #[serde(rename = "tenantId", borrow, default)]
+    tenant_id: Option<Cow<'a, str>>,
+    #[serde(rename = "aadTenantId", borrow, default)]
+    aad_tenant_id: Option<Cow<'a, str>>,
+    #[serde(rename = "incidentUri", borrow, default)]
+    incident_uri: Option<Cow<'a, str>>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of one record's JSON; `None` unless it is an object that reads (serde would
+    /// take an array for a struct too).
+    pub fn of(json: &'a str) -> Option<Fields<'a>> {
+        if !json.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(json).ok()
+    }
+}
+
+/// An id: a JSON string, or a whole number (XDR incident ids) written as text; at most 256
+/// characters, no control characters.
+fn id_text(raw: &RawValue) -> Option<String> {
+    let t = raw.get();
+    let id = if t.starts_with('"') {
+        serde_json::from_str::<String>(t).ok()?
+    } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.to_string()
+    } else {
+        return None;
+    };
+    let ok = !id.is_empty() && id.len() <= 256 && !id.chars().any(char::is_control);
+    ok.then_some(id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn read(source: Source, json: &str) -> (Option<String>, Option<String>, Option<String>) {
+        Fields::of(json)
+            .map(|f| source.read(&f))
+            .unwrap_or_default()
+    }
 
     #[test]
     fn ids_and_tenants_per_source() {
         let t = "6a3c0b8e-1d2f-4e5a-9b7c-0d1e2f3a4b5c";
-        let xdr = json!({"incidentId": 42, "incidentUri": format!("https://security.microsoft.com/incidents/42?tid={t}")});
-        assert_eq!(Source::XdrIncidents.id_of(&xdr).as_deref(), Some("42"));
-        assert_eq!(Source::XdrIncidents.tenant_of(&xdr).as_deref(), Some(t));
-        let mde = json!({"id": "da1_2", "aadTenantId": t.to_uppercase()});
-        assert_eq!(Source::MdeAlerts.tenant_of(&mde).as_deref(), Some(t));
-        let g = json!({"id": "", "tenantId": t});
-        assert_eq!(Source::GraphAlerts.id_of(&g), None, "an empty id is no id");
-        assert_eq!(Source::GraphAlerts.id_of(&json!({"id": "a\nb"})), None);
+        let xdr = format!(
+            r#"{{"incidentId": 42, "lastUpdateTime": "2026-11-30T10:00:00Z", "incidentUri": "https://security.microsoft.com/incidents/42?tid={t}"}}"#
+        );
+        let (id, time, tenant) = read(Source::XdrIncidents, &xdr);
+        assert_eq!(id.as_deref(), Some("42"));
+        assert_eq!(time.as_deref(), Some("2026-11-30T10:00:00Z"));
+        assert_eq!(tenant.as_deref(), Some(t));
+        let mde = format!(
+            r#"{{"id": "da1_2", "aadTenantId": "{}", "x": [1, {{"y": 2}}]}}"#,
+            t.to_uppercase()
+        );
+        assert_eq!(read(Source::MdeAlerts, &mde).2.as_deref(), Some(t));
+        assert_eq!(
+            read(Source::GraphAlerts, r#"{"id": ""}"#).0,
+            None,
+            "an empty id is no id"
+        );
+        assert_eq!(read(Source::GraphAlerts, r#"{"id": "a\nb"}"#).0, None);
+        assert_eq!(read(Source::GraphAlerts, r#"{"id": 1.5}"#).0, None);
+        assert_eq!(
+            read(Source::GraphAlerts, r#"{"id": "a", "id": "b"}"#).0,
+            None,
+            "a field twice"
+        );
+        assert_eq!(read(Source::GraphAlerts, r#"["id"]"#).0, None);
+        assert_eq!(
+            read(
+                Source::GraphAlerts,
+                r#"{"id": "a", "lastUpdateDateTime": 5}"#
+            )
+            .0,
+            None,
+            "a field of the wrong type"
+        );
         for s in Source::ALL {
             assert_eq!(Source::parse(s.name()), Some(s));
         }

@@ -5,8 +5,10 @@
 //!   `time ge cursor` (never `gt`, which loses records sharing the boundary time); records at the
 //!   cursor time whose id was written are dropped as duplicates. A record updated later comes
 //!   back with a new time: that is a change, and it is written again.
-//! - Ordered sources (Graph, `$orderby` ascending): a full page holds every record before its
-//!   last time, so the next query starts at that time (time-boundary paging, no deep `$skip`).
+//! - Ordered sources (Graph, `$orderby` ascending): the API's `@odata.nextLink` is followed (a
+//!   keyset position: a record updated meanwhile moves to a later page, never skipped); a full
+//!   page without a link holds every record before its last time, so the next query starts at
+//!   that time (time-boundary paging). Never a deep `$skip`.
 //! - Unordered sources (the Defender APIs document no order): a full page says only that more
 //!   exist, so the window is narrowed (`lt` the median time of the page) until a page comes back
 //!   complete; its records are sorted and written, and the cursor moves to the window's end.
@@ -16,7 +18,6 @@
 
 use super::stamp::Stamp;
 use anyhow::Result;
-use serde_json::Value;
 use std::collections::HashSet;
 
 /// Bounds the pages of one source in one run (a server that never stops paging).
@@ -69,14 +70,34 @@ enum Admit {
 pub struct Rec {
     pub stamp: Stamp,
     pub id: String,
-    pub record: Value,
+    /// The record's JSON as the API sent it.
+    pub text: Text,
     /// It names another tenant (or none): counted, never written.
     pub refused: bool,
+}
+
+/// Where a record's JSON is: a span of the page's body (written as is, never parsed into a
+/// tree), or its compact spelling when the API's had line breaks (an NDJSON line must not).
+#[derive(Debug, Clone)]
+pub enum Text {
+    Span(std::ops::Range<usize>),
+    Owned(String),
+}
+
+impl Rec {
+    pub fn json<'a>(&'a self, body: &'a str) -> &'a str {
+        match &self.text {
+            Text::Span(r) => body.get(r.clone()).unwrap_or("null"),
+            Text::Owned(s) => s,
+        }
+    }
 }
 
 /// One page as the API answered it.
 #[derive(Debug, Default)]
 pub struct Page {
+    /// The answer's body, which the records' spans point into.
+    pub body: String,
     /// Records whose id and time could be read.
     pub recs: Vec<Rec>,
     /// Items in the answer, readable or not.
@@ -107,9 +128,9 @@ pub trait Pages {
     async fn fetch(&mut self, q: &Query, top: u32) -> Result<Page>;
 }
 
-/// The durable side: writes the new records, then saves the cursor.
+/// The durable side: writes the new records (their JSON in `body`), then saves the cursor.
 pub trait Commit {
-    fn commit(&mut self, records: &[&Rec], cursor: &Cursor) -> Result<()>;
+    fn commit(&mut self, body: &str, records: &[&Rec], cursor: &Cursor) -> Result<()>;
 }
 
 /// Counts of one source's run.
@@ -134,18 +155,24 @@ pub async fn collect(
     let top = top.max(1);
     let mut inclusive = true;
     let mut upper: Option<Stamp> = None;
+    let mut link: Option<String> = None;
     loop {
-        let q = Query::Window {
-            from: cur.stamp.clone(),
-            inclusive,
-            to: upper.clone(),
+        let following = link.is_some();
+        let q = match link.take() {
+            Some(l) => Query::Next(l),
+            None => Query::Window {
+                from: cur.stamp.clone(),
+                inclusive,
+                to: upper.clone(),
+            },
         };
         let mut page = fetch(pages, &q, top, tally).await?;
         let full = page.raw >= top as usize || page.next.is_some();
-        // Only what the window asked for counts (an API answering outside it is ignored).
+        // Only what was asked for counts (an API answering outside it is ignored; records of
+        // a followed link before the cursor are old news).
         let (from, to) = (cur.stamp.clone(), upper.clone());
         page.recs.retain(|r| {
-            (if inclusive {
+            (if inclusive || following {
                 r.stamp >= from
             } else {
                 r.stamp > from
@@ -154,6 +181,38 @@ pub async fn collect(
         if ordered && !is_sorted(&page.recs) {
             crate::verbose!("the API did not sort by update time as asked; paging by windows");
             ordered = false;
+            if following {
+                continue;
+            }
+        }
+        if ordered {
+            // Every record before the page's last time is in this page or an earlier one.
+            let before = cur.stamp.clone();
+            let new = admit_all(&mut cur, &page.recs, tally);
+            commit.commit(&page.body, &new, &cur)?;
+            if cur.stamp > before {
+                inclusive = true;
+            }
+            if let Some(l) = page.next.take() {
+                // The API's own paging (Graph's is a keyset position: a record updated
+                // meanwhile moves to a later page, it is never skipped).
+                link = Some(l);
+                continue;
+            }
+            if !full {
+                return Ok(cur);
+            }
+            // A full page and no link: page by time, from the last time written.
+            if cur.stamp > before {
+                continue;
+            }
+            if page.recs.is_empty() {
+                return Err(no_progress(&cur));
+            }
+            // Every record at the cursor's time: more ties than a page holds.
+            cur = ties(pages, commit, cur, top, tally).await?;
+            inclusive = false;
+            continue;
         }
         if !full {
             sort(&mut page.recs);
@@ -165,30 +224,14 @@ pub async fn collect(
                         cur = Cursor::at(end);
                     }
                     inclusive = true;
-                    commit.commit(&new, &cur)?;
+                    commit.commit(&page.body, &new, &cur)?;
                     continue;
                 }
                 None => {
-                    commit.commit(&new, &cur)?;
+                    commit.commit(&page.body, &new, &cur)?;
                     return Ok(cur);
                 }
             }
-        }
-        if ordered {
-            let last = page.recs.last().map(|r| r.stamp.clone());
-            if last.as_ref().is_some_and(|l| *l > cur.stamp) {
-                let new = admit_all(&mut cur, &page.recs, tally);
-                commit.commit(&new, &cur)?;
-                inclusive = true;
-                continue;
-            }
-            if page.recs.is_empty() {
-                return Err(no_progress(&cur));
-            }
-            // A full page, every record at the cursor's time: more ties than a page holds.
-            cur = ties(pages, commit, cur, top, tally).await?;
-            inclusive = false;
-            continue;
         }
         let mut stamps: Vec<&Stamp> = page.recs.iter().map(|r| &r.stamp).collect();
         stamps.sort();
@@ -234,7 +277,7 @@ async fn ties(
             page.recs.retain(|r| r.stamp == at);
             sort(&mut page.recs);
             let new = admit_all(&mut cur, &page.recs, tally);
-            commit.commit(&new, &cur)?;
+            commit.commit(&page.body, &new, &cur)?;
             q = match (page.next.take(), &q) {
                 (Some(link), _) => Query::Next(link),
                 (None, Query::Tie { skip, .. }) if page.raw >= top as usize => Query::Tie {
@@ -305,7 +348,6 @@ fn admit_all<'a>(cur: &mut Cursor, recs: &'a [Rec], tally: &mut Tally) -> Vec<&'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     type Item = (i64, String);
     type Change = Box<dyn FnMut(&mut Vec<Item>, u64)>;
@@ -341,36 +383,44 @@ mod tests {
         async fn fetch(&mut self, q: &Query, top: u32) -> Result<Page> {
             self.calls += 1;
             (self.change)(&mut self.items, self.calls);
-            let at_time = |t: i64| -> Vec<Item> {
+            let n = (top as usize).min(self.clamp);
+            // Links: a keyset position ("k|time|id|end") for windows of an ordered API, an
+            // offset ("s|time|skip") for ties, as the sandbox's Graph and Defender give them.
+            let window = |from: i64, incl: bool, to: Option<i64>| -> Vec<Item> {
                 self.items
                     .iter()
-                    .filter(|(x, _)| *x == t)
+                    .filter(|(t, _)| {
+                        (if incl { *t >= from } else { *t > from }) && to.is_none_or(|u| *t < u)
+                    })
                     .cloned()
                     .collect()
             };
-            let (mut sel, skip): (Vec<Item>, usize) = match q {
+            let (mut sel, skip, end): (Vec<Item>, usize, Option<i64>) = match q {
                 Query::Window {
                     from,
                     inclusive,
                     to,
                 } => (
-                    self.items
-                        .iter()
-                        .filter(|(t, _)| {
-                            (if *inclusive {
-                                *t >= ms(from)
-                            } else {
-                                *t > ms(from)
-                            }) && to.as_ref().is_none_or(|u| *t < ms(u))
-                        })
-                        .cloned()
-                        .collect(),
+                    window(ms(from), *inclusive, to.as_ref().map(ms)),
                     0,
+                    to.as_ref().map(ms),
                 ),
-                Query::Tie { at, skip } => (at_time(ms(at)), *skip),
+                Query::Tie { at, skip } => (window(ms(at), true, Some(ms(at) + 1)), *skip, None),
                 Query::Next(link) => {
-                    let (at, skip) = link.split_once('/').unwrap();
-                    (at_time(at.parse().unwrap()), skip.parse().unwrap())
+                    let p: Vec<&str> = link.split('|').collect();
+                    match p[0] {
+                        "k" => {
+                            let (t, id) = (p[1].parse::<i64>().unwrap(), p[2].to_string());
+                            let end = p[3].parse::<i64>().ok();
+                            let mut v = window(t, true, end);
+                            v.retain(|x| (x.0, x.1.as_str()) > (t, id.as_str()));
+                            (v, 0, end)
+                        }
+                        _ => {
+                            let at: i64 = p[1].parse().unwrap();
+                            (window(at, true, Some(at + 1)), p[2].parse().unwrap(), None)
+                        }
+                    }
                 }
             };
             if self.ordered {
@@ -379,29 +429,36 @@ mod tests {
                 // A stable but unhelpful order: by id, reversed.
                 sel.sort_by(|a, b| b.1.cmp(&a.1));
             }
-            let n = (top as usize).min(self.clamp);
             let total = sel.len();
-            let recs: Vec<Rec> = sel
+            let chosen: Vec<Item> = sel.into_iter().skip(skip).take(n).collect();
+            let more = self.links && skip + chosen.len() < total;
+            let next = match (q, chosen.last()) {
+                (Query::Tie { at, .. }, _) if more => {
+                    Some(format!("s|{}|{}", ms(at), skip + chosen.len()))
+                }
+                (Query::Next(link), _) if more && link.starts_with('s') => Some(format!(
+                    "s|{}|{}",
+                    link.split('|').nth(1).unwrap(),
+                    skip + chosen.len()
+                )),
+                (_, Some((t, id))) if more && self.ordered => Some(format!(
+                    "k|{t}|{id}|{}",
+                    end.map(|e| e.to_string()).unwrap_or_default()
+                )),
+                (Query::Window { .. }, _) if more => Some("more".to_string()),
+                _ => None,
+            };
+            let recs: Vec<Rec> = chosen
                 .into_iter()
-                .skip(skip)
-                .take(n)
                 .map(|(t, id)| Rec {
                     stamp: st(t),
                     id,
-                    record: json!({}),
+                    text: Text::Owned("{}".into()),
                     refused: false,
                 })
                 .collect();
-            let more = self.links && skip + n < total;
-            let next = match q {
-                Query::Tie { at, .. } if more => Some(format!("{}/{}", ms(at), skip + n)),
-                Query::Next(link) if more => {
-                    Some(format!("{}/{}", link.split_once('/').unwrap().0, skip + n))
-                }
-                Query::Window { .. } if more => Some("more".to_string()),
-                _ => None,
-            };
             Ok(Page {
+                body: String::new(),
                 raw: recs.len(),
                 recs,
                 malformed: 0,
@@ -416,7 +473,7 @@ mod tests {
     }
 
     impl Commit for Out {
-        fn commit(&mut self, records: &[&Rec], _cursor: &Cursor) -> Result<()> {
+        fn commit(&mut self, _body: &str, records: &[&Rec], _cursor: &Cursor) -> Result<()> {
             for r in records {
                 self.lines.push((ms(&r.stamp), r.id.clone()));
             }
