@@ -729,3 +729,74 @@ fn defender_pages_in_no_order_are_narrowed_to_complete_windows() {
         );
     }
 }
+
+#[test]
+fn one_run_per_state_folder_and_output_and_a_bad_state_is_named_with_the_fix() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    let contoso = sb.tenant_named("Contoso").clone();
+    let tenants = home.tenants(&[domain(&contoso)]);
+    let out_file = home.path("alerts.ndjson");
+    let args = [
+        "--source",
+        "graph-alerts",
+        "--out",
+        out_file.to_str().unwrap(),
+    ];
+    assert_eq!(collect(&sb, &home, &tenants, &args).code, 0);
+
+    // Another run holds the output file: exit 7 within the lock wait, nothing written.
+    let before = std::fs::read(&out_file).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&out_file)
+        .unwrap();
+    held.lock().unwrap();
+    let other_state = home.path("state-2");
+    let out = run(app_cmd(&sb, "collect", &home.path("cache"))
+        .env("MSSP_TOKEN_LOCK_WAIT_SECS", "1")
+        .args(["--base-url", &sb.authority(), "--since", "60d"])
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--state")
+        .arg(&other_state)
+        .args(args));
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(out.stderr.contains("another collect run"), "{}", out.stderr);
+    drop(held);
+    assert_eq!(std::fs::read(&out_file).unwrap(), before);
+
+    // A state folder others can write is refused, naming the fix.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = home.path("open-state");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = run(app_cmd(&sb, "collect", &home.path("cache"))
+            .args(["--base-url", &sb.authority()])
+            .arg("--tenants")
+            .arg(&tenants)
+            .arg("--state")
+            .arg(&open)
+            .args(["--source", "graph-alerts"]));
+        assert_eq!(out.code, 7, "{}", out.stderr);
+        assert!(out.stderr.contains("chmod 700"), "{}", out.stderr);
+        assert_eq!(out.stdout, "");
+    }
+
+    // A damaged cursor file: that source fails naming the file and the way out; exit 8.
+    let cursor = home.path("state").join(format!(
+        "{}.graph-alerts.json",
+        contoso["id"].as_str().unwrap()
+    ));
+    std::fs::write(&cursor, "{\"cursor\": ").unwrap();
+    let out = collect(&sb, &home, &tenants, &args);
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(cursor.to_str().unwrap()) && out.stderr.contains("delete it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&out_file).unwrap(), before, "nothing written");
+}

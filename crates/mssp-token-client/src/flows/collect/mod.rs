@@ -451,7 +451,7 @@ async fn one_source(
     index: usize,
 ) -> Result<()> {
     let saved = shared.state.load(tenant_id, source)?;
-    let saved = saved.unwrap_or_else(|| Saved {
+    let mut saved = saved.unwrap_or_else(|| Saved {
         version: 1,
         tenant: p.entry.name.clone(),
         tenant_id: tenant_id.to_string(),
@@ -462,6 +462,8 @@ async fn one_source(
         updated_at: String::new(),
         out: None,
     });
+    // The name in today's tenants file (the cursor file keeps the one of its first run).
+    saved.tenant = p.entry.name.clone();
     let cursor = saved
         .cursor()
         .ok_or_else(|| fail(Exit::Storage, "the cursor is not a time"))?;
@@ -558,6 +560,8 @@ impl Commit for Committer<'_> {
         if let Ok(mut g) = self.progress.lock() {
             if let Some(s) = g.sources.get_mut(self.index) {
                 s.cursor = Some(self.saved.cursor.clone());
+                // Kept here as pages land: a deadline that cuts the source keeps the count.
+                s.records += records.len() as u64;
             }
         }
         Ok(())

@@ -31,6 +31,8 @@ pub struct OutFile {
     file: File,
     shown: PathBuf,
     pub mark: OutMark,
+    /// A write failed: the file was cut back to its last whole page and takes no more.
+    broken: bool,
 }
 
 impl Sink {
@@ -74,12 +76,23 @@ impl Sink {
                 ),
             ));
         }
+        // One run writes a file at a time (its length is this run's bookkeeping).
+        crate::store::lock::blocking(|| crate::store::lock::exclusive(&file, path)).map_err(|e| {
+            fail(
+                Exit::Storage,
+                format!(
+                    "--out {} is being written by another collect run ({e}); give each run its own file",
+                    path.display()
+                ),
+            )
+        })?;
         let len = repair(&mut file, meta.len()).map_err(|e| cannot("repair its last line", e))?;
         let (dev, ino) = identity(&meta);
         Ok(Sink::File(OutFile {
             file,
             shown: path.to_path_buf(),
             mark: OutMark { dev, ino, len },
+            broken: false,
         }))
     }
 
@@ -109,9 +122,24 @@ impl Sink {
                         ),
                     )
                 };
+                if f.broken {
+                    return Err(fail(
+                        Exit::Storage,
+                        format!(
+                            "--out {}: an earlier write failed; nothing more is written this run (the cursors stay where the file is whole)",
+                            f.shown.display()
+                        ),
+                    ));
+                }
                 if !bytes.is_empty() {
-                    f.file.write_all(bytes).map_err(err)?;
-                    f.file.sync_data().map_err(err)?;
+                    let wrote = f.file.write_all(bytes).and_then(|()| f.file.sync_data());
+                    if let Err(e) = wrote {
+                        // Half a page must not stay between the pages of other tenants.
+                        f.broken = true;
+                        let _ = f.file.set_len(f.mark.len);
+                        let _ = f.file.sync_data();
+                        return Err(err(e));
+                    }
                     f.mark.len += bytes.len() as u64;
                 }
                 Ok(Some(f.mark))
@@ -127,7 +155,7 @@ impl Sink {
         };
         let mark = f.mark;
         let same = |m: &OutMark| m.dev == mark.dev && m.ino == mark.ino;
-        let saved = state.all();
+        let (saved, damaged) = state.all();
         let from = saved
             .iter()
             .filter_map(|s| s.out)
@@ -176,6 +204,12 @@ impl Sink {
             else {
                 continue;
             };
+            if damaged
+                .iter()
+                .any(|(t, s)| *t == l.tenant_id && *s == source)
+            {
+                continue;
+            }
             let entry = by_key
                 .entry((l.tenant_id.clone(), source))
                 .or_insert_with(|| Saved {

@@ -156,21 +156,35 @@ impl StateDir {
         file::write_atomic(&self.path(&saved.tenant_id, saved.source), &bytes)
     }
 
-    /// Every cursor file of the folder (for recovery); unreadable ones are skipped.
-    pub fn all(&self) -> Vec<Saved> {
+    /// Every cursor file of the folder (for recovery), and the (tenant ID, source) of those
+    /// that cannot be read (recovery leaves them alone: their source fails, naming the file).
+    pub fn all(&self) -> (Vec<Saved>, Vec<(String, Source)>) {
+        let mut good = Vec::new();
+        let mut damaged = Vec::new();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
+            return (good, damaged);
         };
-        entries
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.ends_with(".json") && n != "out.json"
-            })
-            .filter_map(|e| paths::read_regular(&e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<Saved>(&b).ok())
-            .collect()
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let Some((tenant_id, source)) = stem
+                .split_once('.')
+                .and_then(|(t, s)| Some((t.to_string(), Source::parse(s)?)))
+            else {
+                continue;
+            };
+            match paths::read_regular(&e.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+                .filter(|s| s.tenant_id == tenant_id && s.source == source && s.cursor().is_some())
+            {
+                Some(saved) => good.push(saved),
+                None => damaged.push((tenant_id, source)),
+            }
+        }
+        (good, damaged)
     }
 
     pub fn out_mark(&self) -> Option<OutMark> {
