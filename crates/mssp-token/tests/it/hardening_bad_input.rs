@@ -35,6 +35,25 @@ struct Case {
     absent: Vec<String>,
 }
 
+/// `collect` over `tenants` with the main app, `--state state` and `more`.
+fn collect_args<'a>(tenants: &'a str, state: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut v: Vec<&'a str> = vec![
+        "collect",
+        "--tenants",
+        tenants,
+        "--state",
+        state,
+        "--source",
+        "graph-alerts",
+        "--client-id",
+        CLIENT,
+        "--authority",
+        "http://127.0.0.1:9",
+    ];
+    v.extend_from_slice(more);
+    v
+}
+
 fn case(name: &str, args: &[&str], code: i32, needle: &str) -> Case {
     Case {
         name: name.to_string(),
@@ -127,6 +146,8 @@ fn cases(dir: &Path) -> Vec<Case> {
         s(&p)
     };
     let list = w("list.txt", "contoso.onmicrosoft.com\n");
+    let state_dir = s(&dir.join("collect-state"));
+    let dir_text = s(dir);
     let jwt_header = b64(r#"{"alg":"RS256","typ":"JWT"}"#);
     let good_claims = b64(r#"{"tid":"4a1f7c2e-5b8d-4e3f-9a6b-0c2d4e6f8a1b"}"#);
     let good_jwt = format!("{jwt_header}.{good_claims}.c2ln");
@@ -577,6 +598,67 @@ fn cases(dir: &Path) -> Vec<Case> {
             &["refresh", "--from", &w("array.json", "[1,2,3]")],
             2,
             "not a token file saved by mssp-token",
+        )
+        .secret(),
+        // ---- collect ----
+        case(
+            "collect without --source",
+            &["collect", "--tenants", &list, "--state", &state_dir],
+            2,
+            "--source",
+        ),
+        case(
+            "collect --since yesterday",
+            &collect_args(&list, &state_dir, &["--since", "yesterday"]),
+            2,
+            "is neither a duration (24h, 7d, 90m) nor an RFC 3339 time",
+        )
+        .secret(),
+        case(
+            "collect --since in the future",
+            &collect_args(&list, &state_dir, &["--since", "2099-01-01T00:00:00Z"]),
+            2,
+            "is in the future",
+        )
+        .secret(),
+        case(
+            "collect --page-size 0",
+            &collect_args(&list, &state_dir, &["--page-size", "0"]),
+            2,
+            "invalid value '0' for '--page-size",
+        ),
+        case(
+            "collect --source unknown",
+            &["collect", "--tenants", &list, "--state", &state_dir, "--source", "sentinel"],
+            2,
+            "invalid value 'sentinel' for '--source",
+        ),
+        case(
+            "collect --scope",
+            &collect_args(&list, &state_dir, &["--scope", "https://graph.microsoft.com/.default"]),
+            2,
+            "do not apply to collect",
+        )
+        .secret(),
+        case(
+            "collect --shard 3/2",
+            &collect_args(&list, &state_dir, &["--shard", "3/2"]),
+            2,
+            "expected K/N with 1 <= K <= N",
+        )
+        .secret(),
+        case(
+            "collect --state is a file",
+            &collect_args(&list, &list, &[]),
+            7,
+            "not a folder",
+        )
+        .secret(),
+        case(
+            "collect --out is a folder",
+            &collect_args(&list, &state_dir, &["--out", &dir_text]),
+            7,
+            "a directory",
         )
         .secret(),
         // ---- token endpoint answers (fake login host) ----

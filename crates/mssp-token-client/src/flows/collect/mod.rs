@@ -102,6 +102,14 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let s = e.settings.or(&common.settings).or(defaults);
     let here = format!("{}:{}:", common.shown, e.line);
     let tenant = Tenant::parse(&e.tenant).map_err(|err| at(&format!("{here} tenant"), err))?;
+    if let (Some(p), Some(asked)) = (&common.partner, &s.client_id) {
+        if !p.client_id.eq_ignore_ascii_case(asked) {
+            return Err(usage(format!(
+                "{here} client_id '{asked}' is not the partner profile's app ({}): a partner refresh token works only with the app it was issued to; remove client_id (the profile's app is used)",
+                p.client_id
+            )));
+        }
+    }
     let (cloud, authority) = match &common.partner {
         Some(p) => {
             if s.cloud.is_some_and(|c| c != p.cloud) {
