@@ -453,7 +453,7 @@ fn a_record_of_another_tenant_is_refused_and_counted() {
 }
 
 #[test]
-fn shards_partition_the_tenants_exactly() {
+fn shards_partition_the_tenants_exactly_and_their_reports_merge() {
     let sb = Sandbox::start_with(&["--tenants", "7"]);
     let home = Home::new();
     let consented: Vec<String> = sb.info["tenants"]
@@ -467,21 +467,29 @@ fn shards_partition_the_tenants_exactly() {
     let list: Vec<&str> = consented.iter().map(String::as_str).collect();
     let tenants = home.tenants(&list);
     let mut seen: Vec<String> = Vec::new();
+    let mut reports = Vec::new();
+    let mut total = 0;
     for k in 1..=3 {
         let shard_home = Home::new();
+        let report = home.path(&format!("report-{k}.ndjson"));
         let out = run(app_cmd(&sb, "collect", &home.path("cache"))
             .args(["--base-url", &sb.authority(), "--since", "60d"])
             .arg("--tenants")
             .arg(&tenants)
             .arg("--state")
             .arg(shard_home.path("state"))
+            .arg("--report")
+            .arg(&report)
             .args(["--source", "graph-alerts", "--shard", &format!("{k}/3")]));
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let ids: BTreeSet<String> = lines_of(&out.stdout)
+        let lines = lines_of(&out.stdout);
+        total += lines.len();
+        let ids: BTreeSet<String> = lines
             .iter()
             .map(|l| l["tenant_id"].as_str().unwrap().to_string())
             .collect();
         seen.extend(ids);
+        reports.push(report);
     }
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a tenant in two shards: {seen:?}");
@@ -490,6 +498,22 @@ fn shards_partition_the_tenants_exactly() {
         consented.iter().collect::<BTreeSet<_>>(),
         "every tenant in one shard"
     );
+    // The shards' reports merge into one: every tenant once, one exit code.
+    let merged = run(std::process::Command::new(crate::support::bin())
+        .args(["report", "merge", "--expect-shards", "3"])
+        .args(&reports));
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    assert_eq!(lines_of(&merged.stdout).len(), consented.len());
+    assert!(
+        merged.stderr.contains(&format!("{total} records")),
+        "{}",
+        merged.stderr
+    );
+    // A shard's report missing is noticed.
+    let short = run(std::process::Command::new(crate::support::bin())
+        .args(["report", "merge", "--expect-shards", "3"])
+        .args(&reports[..2]));
+    assert_eq!(short.code, 2, "{}", short.stderr);
 }
 
 #[test]
