@@ -718,6 +718,10 @@ pub struct CollectArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
 
+    /// Always ask Entra for the tokens; neither read nor write the token cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// At most this many requests per second in all (on top of each API's budget per tenant).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rps: Option<u32>,

@@ -46,7 +46,14 @@ pub async fn token(http: &Http, id: &Identity, use_cache: bool) -> Result<TokenS
     cached(&cache, http, id, &tenant_id).await
 }
 
-async fn cached(cache: &Cache, http: &Http, id: &Identity, tenant_id: &str) -> Result<TokenSet> {
+/// [`token`] with the tenant ID already resolved: the cache's token when it holds one with more
+/// than 5 minutes left, else a new one from Entra, stored.
+pub async fn cached(
+    cache: &Cache,
+    http: &Http,
+    id: &Identity,
+    tenant_id: &str,
+) -> Result<TokenSet> {
     let key = cache_key(id);
     if let Some(set) = cache.get(&key)? {
         return from_cache(cache, &key, set, id, tenant_id);
@@ -86,7 +93,7 @@ fn from_cache(
     Ok(set)
 }
 
-fn cache_key(id: &Identity) -> String {
+pub fn cache_key(id: &Identity) -> String {
     let target = match &id.target {
         Target::Resource(r) => format!("resource={r}"),
         Target::Scopes(s) => format!("scope={}", s.join(" ")),

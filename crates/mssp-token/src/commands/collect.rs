@@ -87,10 +87,22 @@ pub async fn run(a: CollectArgs) -> Result<()> {
         None => Sink::stdout(),
     };
     let shared = Arc::new(Shared::new(state, sink)?);
+    let cache = if a.no_cache {
+        None
+    } else {
+        match Cache::open() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                mssp_token_client::verbose!("not using the token cache: {e}");
+                None
+            }
+        }
+    };
     let opts = RunOptions {
         concurrency: a.concurrency as usize,
         deadline: Duration::from_secs(a.deadline),
         remembered: remembered_tenant_ids(),
+        cache,
     };
     let started = Instant::now();
     let total = plans.len();

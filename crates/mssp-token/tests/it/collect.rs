@@ -824,3 +824,55 @@ fn one_run_per_state_folder_and_output_and_a_bad_state_is_named_with_the_fix() {
     );
     assert_eq!(std::fs::read(&out_file).unwrap(), before, "nothing written");
 }
+
+#[test]
+fn tokens_come_from_the_cache_between_runs_and_fresh_after_a_401() {
+    let sb = Sandbox::start();
+    let home = Home::new();
+    let contoso = sb.tenant_named("Contoso").clone();
+    let tenants = home.tenants(&[domain(&contoso)]);
+    let args = ["-v", "--source", "graph-alerts", "--source", "mde-alerts"];
+    let first = collect(&sb, &home, &tenants, &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(
+        first
+            .stderr
+            .matches("client credentials for tenant")
+            .count(),
+        2,
+        "one token per API: {}",
+        first.stderr
+    );
+    let second = collect(&sb, &home, &tenants, &args);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        !second.stderr.contains("client credentials for tenant"),
+        "the second run asks Entra for nothing: {}",
+        second.stderr
+    );
+    assert_eq!(second.stderr.matches("from the cache").count(), 2);
+    // The API refuses the cached token once: a fresh one from Entra, and the page succeeds.
+    sb.tamper(json!({"on": "api", "count": 1, "status": 401,
+        "body": "{\"error\":{\"code\":\"InvalidAuthenticationToken\",\"message\":\"expired\"}}"}));
+    let third = collect(&sb, &home, &tenants, &args);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_eq!(
+        third
+            .stderr
+            .matches("client credentials for tenant")
+            .count(),
+        1,
+        "{}",
+        third.stderr
+    );
+    // --no-cache: always from Entra.
+    let fourth = collect(&sb, &home, &tenants, &[&args[..], &["--no-cache"]].concat());
+    assert_eq!(fourth.code, 0, "{}", fourth.stderr);
+    assert_eq!(
+        fourth
+            .stderr
+            .matches("client credentials for tenant")
+            .count(),
+        2
+    );
+}

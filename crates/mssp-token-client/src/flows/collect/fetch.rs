@@ -13,6 +13,8 @@ use crate::flows::pager;
 use crate::flows::partner::Partner;
 use crate::http::Http;
 use crate::identity::Identity;
+use crate::store::cache::Cache;
+use crate::store::TokenStore;
 use crate::token::Target;
 use anyhow::Result;
 use serde::Deserialize;
@@ -34,19 +36,26 @@ pub enum Access {
     },
 }
 
-/// A tenant's token for one API, renewed when it nears its end.
+/// A tenant's token for one API, renewed when it nears its end. App-only tokens come from the
+/// token cache when there is one (a collection every few minutes over hundreds of tenants
+/// would otherwise ask Entra for a token per tenant and API each time), except after a 401.
 pub struct Tokens {
     access: Access,
     tenant_id: String,
+    cache: Option<Cache>,
     current: Option<(String, u64)>,
+    /// A 401 said the token is no good: the next one comes from Entra, not the cache.
+    fresh: bool,
 }
 
 impl Tokens {
-    pub fn new(access: Access, tenant_id: &str) -> Tokens {
+    pub fn new(access: Access, tenant_id: &str, cache: Option<Cache>) -> Tokens {
         Tokens {
             access,
             tenant_id: tenant_id.to_string(),
+            cache,
             current: None,
+            fresh: false,
         }
     }
 
@@ -57,9 +66,21 @@ impl Tokens {
             }
         }
         let set = match &self.access {
-            Access::AppOnly(id) => {
-                super::super::app_only::acquire(http, id, &self.tenant_id).await?
-            }
+            Access::AppOnly(id) => match &self.cache {
+                Some(cache) if !self.fresh => {
+                    super::super::app_only::cached(cache, http, id, &self.tenant_id).await?
+                }
+                Some(cache) => {
+                    let set = super::super::app_only::acquire(http, id, &self.tenant_id).await?;
+                    // The API refused the cached token: replace the entry.
+                    let key = super::super::app_only::cache_key(id);
+                    if let Err(e) = cache.put(&key, &set) {
+                        crate::verbose!("the token cache was not updated: {e}");
+                    }
+                    set
+                }
+                None => super::super::app_only::acquire(http, id, &self.tenant_id).await?,
+            },
             Access::Partner {
                 partner,
                 authority,
@@ -78,6 +99,7 @@ impl Tokens {
 
     fn forget(&mut self) {
         self.current = None;
+        self.fresh = true;
     }
 }
 

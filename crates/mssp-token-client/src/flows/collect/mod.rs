@@ -236,6 +236,8 @@ pub struct RunOptions {
     /// Per tenant, counted from its first request.
     pub deadline: Duration,
     pub remembered: Option<TenantIds>,
+    /// App-only tokens are kept here between runs (None: always from Entra).
+    pub cache: Option<crate::store::cache::Cache>,
 }
 
 /// What the tenants share: the state folder, the output, the budgets.
@@ -283,8 +285,9 @@ pub async fn run(
         |p| {
             let http = http.clone();
             let remembered = opts.remembered.clone();
+            let cache = opts.cache.clone();
             let shared = shared.clone();
-            async move { one(&http, p, deadline, remembered.as_ref(), &shared).await }
+            async move { one(&http, p, deadline, remembered.as_ref(), cache, &shared).await }
         },
         |i, why| TenantReport {
             tenant: labels.get(i).cloned().unwrap_or_default(),
@@ -312,6 +315,7 @@ async fn one(
     p: Plan,
     deadline: Duration,
     remembered: Option<&TenantIds>,
+    cache: Option<crate::store::cache::Cache>,
     shared: &Shared,
 ) -> TenantReport {
     let started = Instant::now();
@@ -325,7 +329,7 @@ async fn one(
     let outcome = fan_out::within_from(
         deadline,
         &pass,
-        sources(&http, &p, remembered, shared, progress.clone()),
+        sources(&http, &p, remembered, cache, shared, progress.clone()),
     )
     .await;
     let mut reached = progress
@@ -374,6 +378,7 @@ async fn sources(
     http: &Http,
     p: &Plan,
     remembered: Option<&TenantIds>,
+    cache: Option<crate::store::cache::Cache>,
     shared: &Shared,
     progress: Arc<Mutex<Progress>>,
 ) -> Result<()> {
@@ -406,7 +411,7 @@ async fn sources(
         };
         let tokens = tokens
             .entry(source.api())
-            .or_insert_with(|| Tokens::new(access.clone(), &tenant_id));
+            .or_insert_with(|| Tokens::new(access.clone(), &tenant_id, cache.clone()));
         let mut tally = Tally::default();
         let outcome = one_source(
             http, p, shared, &tenant_id, source, base, tokens, &mut tally, &progress, index,
