@@ -6,7 +6,7 @@
 //! printed as an error or a log line: a second line of defence behind careful message writing.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A string whose value never reaches `Debug`/`Display` output.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
@@ -48,10 +48,11 @@ impl std::fmt::Display for SecretString {
 /// - a needle cut short (at the end of the text or at '…') is found by its FIRST 8 bytes, then
 ///   a range query in the sorted needles.
 struct Registry {
-    needles: Vec<Vec<u8>>,
+    /// Each needle once, shared by the two indexes.
+    needles: Vec<Arc<[u8]>>,
     by_tail: HashMap<u64, Vec<u32>, Fx>,
     heads: HashSet<u64, Fx>,
-    sorted: BTreeSet<Vec<u8>>,
+    sorted: BTreeSet<Arc<[u8]>>,
     longest: usize,
     /// The raw values registered, for a constant-time "seen already".
     seen: HashSet<String>,
@@ -63,9 +64,10 @@ impl Registry {
             return;
         }
         for n in needles(value) {
-            if n.len() < MIN_PARTIAL || self.sorted.contains(&n) {
+            if n.len() < MIN_PARTIAL || self.sorted.contains(&n[..]) {
                 continue;
             }
+            let n: Arc<[u8]> = n.into();
             let id = self.needles.len() as u32;
             self.by_tail
                 .entry(key(&n[n.len() - MIN_PARTIAL..]))

@@ -80,7 +80,7 @@ impl TenantIds {
             resolved_at: now,
         };
         let json = serde_json::to_vec(&entry).unwrap_or_default();
-        super::file::write_atomic(&self.path(discovery_url), &json)
+        super::file::write_atomic_unsynced(&self.path(discovery_url), &json)
     }
 }
 

@@ -156,6 +156,8 @@ pub async fn collect(
     let mut inclusive = true;
     let mut upper: Option<Stamp> = None;
     let mut link: Option<String> = None;
+    // The API gives @odata.nextLink: then a page without one is the last (even a full one).
+    let mut gives_links = false;
     loop {
         let following = link.is_some();
         let q = match link.take() {
@@ -197,9 +199,10 @@ pub async fn collect(
                 // The API's own paging (Graph's is a keyset position: a record updated
                 // meanwhile moves to a later page, it is never skipped).
                 link = Some(l);
+                gives_links = true;
                 continue;
             }
-            if !full {
+            if !full || gives_links {
                 return Ok(cur);
             }
             // A full page and no link: page by time, from the last time written.
