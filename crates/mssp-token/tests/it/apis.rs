@@ -120,3 +120,65 @@ fn xdr_and_api_flags_conflict() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
 }
+
+#[test]
+fn graph_security_roles_are_named_on_403_for_api_and_collect() {
+    let sb = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Fabrikam granted the app Alert.Read.All only: Graph alerts yes, Graph incidents no.
+    let fabrikam = sb.tenant_named("Fabrikam")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run(app_cmd(&sb, "api", dir.path())
+        .args([
+            "--api",
+            "graph",
+            "--base-url",
+            &sb.authority(),
+            "--tenant",
+            &fabrikam,
+        ])
+        .arg("/v1.0/security/incidents"));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("SecurityIncident.Read.All")
+            && out.stderr.contains("The token has SecurityAlert.Read.All"),
+        "{}",
+        out.stderr
+    );
+    let ok = run(app_cmd(&sb, "api", dir.path())
+        .args([
+            "--api",
+            "graph",
+            "--base-url",
+            &sb.authority(),
+            "--tenant",
+            &fabrikam,
+        ])
+        .arg("/v1.0/security/alerts_v2?$top=1"));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // collect: the incidents source fails with the same explanation, the alerts source runs.
+    let tenants = dir.path().join("t.txt");
+    std::fs::write(&tenants, format!("{fabrikam}\n")).unwrap();
+    let out = run(app_cmd(&sb, "collect", dir.path())
+        .args(["--base-url", &sb.authority(), "--since", "60d"])
+        .arg("--tenants")
+        .arg(&tenants)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .args(["--source", "graph-alerts", "--source", "graph-incidents"]));
+    assert_eq!(out.code, 8, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("graph-incidents 0 (failed: the API refused the token: HTTP 403"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("needs SecurityIncident.Read.All"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.is_empty(), "the alerts were collected");
+}
