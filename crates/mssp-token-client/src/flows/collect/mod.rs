@@ -507,6 +507,7 @@ async fn one_source(
         &mut pages,
         &mut commit,
         source.ordered(),
+        source.pages_with_links(),
         top,
         cursor,
         &mut counts,

@@ -78,6 +78,13 @@ impl Source {
         self.api() == ApiTarget::Graph
     }
 
+    /// The API pages with `@odata.nextLink` whenever more records remain (Graph), so a page
+    /// without one is the last. The Defender APIs give no link with `$top` (a full page may be
+    /// followed by more).
+    pub fn pages_with_links(self) -> bool {
+        self.api() == ApiTarget::Graph
+    }
+
     /// Query options besides the filter, the order and the page size.
     pub fn extra_query(self) -> &'static [(&'static str, &'static str)] {
         match self {

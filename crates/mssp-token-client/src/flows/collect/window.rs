@@ -144,10 +144,14 @@ pub struct Tally {
 }
 
 /// Pages one source from `cursor` until the API has nothing newer; returns the final cursor.
+/// `links`: the API pages with `@odata.nextLink` (Graph does), so a page without one is the
+/// last, even a full one; otherwise a full page means more may follow.
+#[allow(clippy::too_many_arguments)]
 pub async fn collect(
     pages: &mut impl Pages,
     commit: &mut impl Commit,
     mut ordered: bool,
+    links: bool,
     top: u32,
     mut cur: Cursor,
     tally: &mut Tally,
@@ -156,8 +160,8 @@ pub async fn collect(
     let mut inclusive = true;
     let mut upper: Option<Stamp> = None;
     let mut link: Option<String> = None;
-    // The API gives @odata.nextLink: then a page without one is the last (even a full one).
-    let mut gives_links = false;
+    // An API that pages with @odata.nextLink ends with a page without one (even a full one).
+    let mut gives_links = links;
     loop {
         let following = link.is_some();
         let q = match link.take() {
@@ -491,10 +495,12 @@ mod tests {
             .build()
             .unwrap();
         let ordered = fake.ordered;
+        let links = fake.links;
         rt.block_on(collect(
             fake,
             &mut out,
             ordered,
+            links,
             top,
             Cursor::at(st(0)),
             &mut tally,
@@ -545,6 +551,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_api_that_pages_with_links_ends_with_a_page_without_one_even_a_full_one() {
+        let ten: Vec<Item> = (0..10).map(|i| (1000 + i, format!("a{i}"))).collect();
+        let mut f = fake(true, true, usize::MAX);
+        f.items = ten.clone();
+        let got = run(&mut f, 10);
+        assert_eq!(got.len(), 10);
+        assert_eq!(f.calls, 1, "one full page, no link: done");
+        // Without links, a full page may be followed by more: one more query says not.
+        let mut f = fake(true, false, usize::MAX);
+        f.items = ten;
+        assert_eq!(run(&mut f, 10).len(), 10);
+        assert_eq!(f.calls, 2);
     }
 
     #[test]
