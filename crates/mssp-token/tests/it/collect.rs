@@ -876,3 +876,50 @@ fn tokens_come_from_the_cache_between_runs_and_fresh_after_a_401() {
         2
     );
 }
+
+#[test]
+fn a_deadline_keeps_what_was_written_and_the_next_run_goes_on() {
+    let sb = Sandbox::start_with(&["--latency-ms", "150"]);
+    let home = Home::new();
+    let contoso = sb.tenant_named("Contoso").clone();
+    let tenants = home.tenants(&[domain(&contoso)]);
+    let out_file = home.path("alerts.ndjson");
+    let report = home.path("report.ndjson");
+    let args = [
+        "--source",
+        "graph-alerts",
+        "--out",
+        out_file.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    // 300 alerts, 10 a page, 150 ms each: far more than 2 s.
+    let cut = collect(
+        &sb,
+        &home,
+        &tenants,
+        &[&args[..], &["--deadline", "2", "--page-size", "10"]].concat(),
+    );
+    assert_eq!(cut.code, 8, "{}", cut.stderr);
+    let rep = read_lines(&report);
+    let s = &rep[0]["sources"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("deadline of 2 s"),
+        "{s}"
+    );
+    let written = read_lines(&out_file).len() as u64;
+    assert!(written > 0, "pages before the deadline were written");
+    assert_eq!(
+        s["records"], written,
+        "the report counts what was written: {s}"
+    );
+    assert!(s["cursor"].is_string(), "{s}");
+    // The next run (whole pages) goes on from the cursor: everything once.
+    let rest = collect(&sb, &home, &tenants, &args);
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    assert_eq!(
+        versions(&read_lines(&out_file), "graph-alerts"),
+        graph_truth(&sb, &home, &contoso)
+    );
+}

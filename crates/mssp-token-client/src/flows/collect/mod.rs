@@ -40,7 +40,7 @@ use crate::store::tenants::TenantIds;
 use crate::tenants_file::{Entry, Settings};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
@@ -217,6 +217,9 @@ pub struct SourceReport {
     /// The cursor after this run.
     pub cursor: Option<String>,
     pub error: Option<String>,
+    /// Still being collected (only while the run goes on; never in the report).
+    #[serde(skip)]
+    pub running: bool,
 }
 
 /// One line of the report (`--report`), per tenant.
@@ -345,11 +348,7 @@ async fn one(
                 deadline.as_secs()
             );
             // The source that was running is the one the deadline cut.
-            if let Some(s) = reached
-                .sources
-                .iter_mut()
-                .find(|s| s.status == Status::Ok && s.error.as_deref() == Some("running"))
-            {
+            if let Some(s) = reached.sources.iter_mut().find(|s| s.running) {
                 s.status = Status::Failed;
                 s.error = Some(why.clone());
             }
@@ -357,9 +356,7 @@ async fn one(
         }
     };
     for s in reached.sources.iter_mut() {
-        if s.error.as_deref() == Some("running") {
-            s.error = None;
-        }
+        s.running = false;
     }
     let failed = error.is_some() || reached.sources.iter().any(|s| s.status == Status::Failed);
     TenantReport {
@@ -400,7 +397,8 @@ async fn sources(
             malformed: 0,
             pages: 0,
             cursor: None,
-            error: Some("running".into()),
+            error: None,
+            running: true,
         };
         let index = {
             let mut g = progress
@@ -426,7 +424,7 @@ async fn sources(
             .lock()
             .ok()
             .and_then(|g| g.sources.get(index).and_then(|s| s.cursor.clone()));
-        report.error = None;
+        report.running = false;
         match outcome {
             Ok(()) if tally.refused + tally.malformed > 0 => {
                 report.status = Status::Failed;
@@ -723,7 +721,6 @@ pub fn summarize(reports: &[TenantReport], elapsed: Duration) -> String {
             sorted.len() - shown
         ));
     }
-    let _ = HashSet::<u8>::new();
     out
 }
 
