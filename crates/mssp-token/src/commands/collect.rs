@@ -87,22 +87,19 @@ pub async fn run(a: CollectArgs) -> Result<()> {
         None => Sink::stdout(),
     };
     let shared = Arc::new(Shared::new(state, sink)?);
-    let cache = if a.no_cache {
-        None
-    } else {
-        match Cache::open() {
-            Ok(c) => Some(c),
-            Err(e) => {
-                mssp_token_client::verbose!("not using the token cache: {e}");
-                None
-            }
+    // One cache folder for both: tenant IDs remembered, and (unless --no-cache) tokens.
+    let cache = match Cache::open() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            mssp_token_client::verbose!("not using the cache folder: {e}");
+            None
         }
     };
     let opts = RunOptions {
         concurrency: a.concurrency as usize,
         deadline: Duration::from_secs(a.deadline),
-        remembered: remembered_tenant_ids(),
-        cache,
+        remembered: cache.as_ref().map(TenantIds::in_cache),
+        cache: if a.no_cache { None } else { cache },
     };
     let started = Instant::now();
     let total = plans.len();
@@ -127,14 +124,4 @@ pub async fn run(a: CollectArgs) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn remembered_tenant_ids() -> Option<TenantIds> {
-    match Cache::open() {
-        Ok(c) => Some(TenantIds::in_cache(&c)),
-        Err(e) => {
-            mssp_token_client::verbose!("not remembering tenant IDs: {e}");
-            None
-        }
-    }
 }
