@@ -69,6 +69,19 @@ pub fn report(err: &anyhow::Error) {
     eprintln!("{}", crate::redacted::for_terminal(&text));
 }
 
+/// An error chain on one line (for a report field): the message and its causes joined by
+/// ": ", runs of blanks collapsed, lines joined by "; ", every known secret scrubbed.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    let joined = parts.join(": ");
+    let lines: Vec<String> = joined
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    crate::redacted::scrub(&lines.join("; "))
+}
+
 /// Names where a bad value came from: `at("--tenant", e)` turns "'x' is neither ..." into
 /// "--tenant 'x' is neither ...", `at("tenants.toml:12: tenant", e)` into a file position. The
 /// exit code is kept. Low layers never name flags; their callers use this.

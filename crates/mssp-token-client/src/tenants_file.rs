@@ -2,6 +2,7 @@
 //! tenant IDs or domains, one a line, with # comments. Every error names the line.
 
 use crate::authority::{printable, Cloud, Tenant};
+use crate::credentials::{secret, Credential};
 use crate::error::usage;
 use anyhow::Result;
 use serde::Deserialize;
@@ -23,6 +24,20 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The credential for this entry: the secret in the environment variable
+    /// `client_secret_env` names, else `default` (the command line's). `here` is `file:line:`.
+    pub fn credential(&self, default: &Credential, here: &str) -> Result<Credential> {
+        let Some(var) = &self.client_secret_env else {
+            return Ok(default.clone());
+        };
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Credential::Secret(secret::from_value(&v)?)),
+            _ => Err(usage(format!(
+                "{here} client_secret_env = \"{var}\" but that environment variable is not set"
+            ))),
+        }
+    }
+
     /// `self` where set, else `other`.
     pub fn or(&self, other: &Settings) -> Settings {
         Settings {

@@ -104,29 +104,12 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Report>> {
 
 fn read_one(path: &Path) -> Result<String> {
     let shown = path.display();
-    let cannot = |e: std::io::Error| usage(format!("{shown}: cannot read it ({})", io_reason(&e)));
-    let not_regular = |ft: &std::fs::FileType| {
-        usage(format!(
-            "{shown}: cannot read it: it is {}, not a report file",
-            crate::store::paths::describe(ft)
-        ))
-    };
-    let meta = std::fs::metadata(path).map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(not_regular(&meta.file_type()));
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    // A FIFO swapped in after the check cannot hang the merge.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let mut file = options.open(path).map_err(cannot)?;
-    let meta = file.metadata().map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(not_regular(&meta.file_type()));
-    }
+    // A report that is not a regular file (a FIFO cannot hang the merge) is bad input here.
+    let mut file = crate::store::paths::open_regular_as(path, "a report file written by --report")
+        .map_err(|e| usage(e.to_string()))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(cannot)?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| usage(format!("{shown}: cannot read it ({})", io_reason(&e))))?;
     String::from_utf8(bytes).map_err(|_| usage(format!("{shown}: not a report: not UTF-8 text")))
 }
 

@@ -8,7 +8,7 @@
 use super::fan_out;
 use crate::apis::{not_offered, ApiTarget};
 use crate::authority::{parse_client_id, Authority, Cloud, Tenant};
-use crate::credentials::{secret, Credential};
+use crate::credentials::Credential;
 use crate::entra::{discovery, EntraError};
 use crate::error::{at, fail, usage, Exit};
 use crate::http::Http;
@@ -162,14 +162,10 @@ fn warn_foreign_probes(plans: &[Plan], common: &Common) {
 fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let s = e.settings.or(&common.settings).or(defaults);
     let here = format!("{}:{}:", common.shown, e.line);
-    let partner_client = common.partner.as_ref().map(|p| p.client_id.clone());
-    if let (Some(own), Some(asked)) = (&partner_client, &s.client_id) {
-        if !own.eq_ignore_ascii_case(asked) {
-            return Err(usage(format!(
-                "{here} client_id '{asked}' is not the partner profile's app ({own}): a partner refresh token works only with the app it was issued to; remove client_id (the profile's app is used)"
-            )));
-        }
+    if let Some(p) = &common.partner {
+        p.check_entry(&s, &here)?;
     }
+    let partner_client = common.partner.as_ref().map(|p| p.client_id.clone());
     let client_id = s
         .client_id
         .as_deref()
@@ -182,13 +178,6 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let client_id =
         parse_client_id(client_id).map_err(|err| at(&format!("{here} client_id"), err))?;
     let cloud = match &common.partner {
-        Some(p) if s.cloud.is_some_and(|c| c != p.cloud) => {
-            return Err(usage(format!(
-                "{here} cloud = \"{}\", but the partner session is in the {} cloud (GDAP reaches customers in the partner's cloud); remove cloud",
-                s.cloud.map(Cloud::name).unwrap_or_default(),
-                p.cloud.name()
-            )))
-        }
         Some(p) => p.cloud,
         None => s.cloud.unwrap_or(common.cloud),
     };
@@ -210,17 +199,7 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
         (Some(sc), None) => Target::Scopes(sc.split_whitespace().map(str::to_string).collect()),
         (None, None) => identity::default_scope(common.api, cloud).map_err(|err| at(&here, err))?,
     };
-    let credential = match &s.client_secret_env {
-        None => common.credential.clone(),
-        Some(var) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Credential::Secret(secret::from_value(&v)?),
-            _ => {
-                return Err(usage(format!(
-                    "{here} client_secret_env = \"{var}\" but that environment variable is not set"
-                )))
-            }
-        },
-    };
+    let credential = s.credential(&common.credential, &here)?;
     let identity = Identity {
         authority,
         client_id,
@@ -315,7 +294,7 @@ fn internal_error(label: Option<&(String, String)>, why: &str) -> TenantResult {
         stage: Stage::Token,
         error: Some(format!(
             "internal error: {} (a bug in mssp-token: please report it; the other tenants ran)",
-            one_line(&anyhow::anyhow!(why.to_string()))
+            crate::error::one_line(&anyhow::anyhow!(why.to_string()))
         )),
         aadsts: None,
         roles: Vec::new(),
@@ -369,7 +348,7 @@ async fn one(
         Some(Ok(())) => (Status::Ok, None, None),
         Some(Err(e)) => (
             Status::Failed,
-            Some(one_line(&e)),
+            Some(crate::error::one_line(&e)),
             e.chain()
                 .find_map(|c| c.downcast_ref::<EntraError>())
                 .and_then(|x| x.code),
@@ -482,19 +461,6 @@ fn claim(claims: &Claims, tenant_id: &str, p: &Plan) -> Result<()> {
             )))
         }
     }
-}
-
-/// An error on one line: the message and its causes joined.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    parts.extend(e.chain().skip(1).map(|c| c.to_string()));
-    let joined = parts.join(": ");
-    let lines: Vec<String> = joined
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect();
-    crate::redacted::scrub(&lines.join("; "))
 }
 
 /// `K/N`: the K-th of N slices (1-based).

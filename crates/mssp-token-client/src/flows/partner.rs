@@ -118,6 +118,28 @@ impl Partner {
     }
 
     /// The login authority of `customer` in the partner's cloud (or at its custom host).
+    /// A tenants-file entry used with this partner: its client_id must be the profile's app
+    /// (a partner refresh token works only with the app it was issued to) and its cloud the
+    /// partner's. `here` is `file:line:`.
+    pub fn check_entry(&self, s: &crate::tenants_file::Settings, here: &str) -> Result<()> {
+        if let Some(asked) = &s.client_id {
+            if !self.client_id.eq_ignore_ascii_case(asked) {
+                return Err(usage(format!(
+                    "{here} client_id '{asked}' is not the partner profile's app ({}): a partner refresh token works only with the app it was issued to; remove client_id (the profile's app is used)",
+                    self.client_id
+                )));
+            }
+        }
+        if let Some(c) = s.cloud.filter(|c| *c != self.cloud) {
+            return Err(usage(format!(
+                "{here} cloud = \"{}\", but the partner session is in the {} cloud (GDAP reaches customers in the partner's cloud); remove cloud",
+                c.name(),
+                self.cloud.name()
+            )));
+        }
+        Ok(())
+    }
+
     pub fn authority(&self, customer: Tenant) -> Result<Authority> {
         Authority::new(self.cloud, self.authority_host.as_deref(), customer)
     }

@@ -122,11 +122,16 @@ pub fn replace_target(path: &Path) -> Result<PathBuf> {
 /// without blocking (a FIFO swapped in between the check and the open cannot hang the
 /// process) and checked again on the open file.
 pub fn open_regular(path: &Path) -> Result<File> {
+    open_regular_as(path, "a token file, as saved by --save")
+}
+
+/// [`open_regular`] for a file that is `what` (named in the refusal, e.g. "a report file").
+pub fn open_regular_as(path: &Path, what: &str) -> Result<File> {
     let refuse = |ft: &FileType| {
         fail(
             Exit::Storage,
             format!(
-                "{}: cannot read it: it is {}, not a regular file (expected a token file, as saved by --save)",
+                "{}: cannot read it: it is {}, not a regular file (expected {what})",
                 path.display(),
                 describe(ft)
             ),

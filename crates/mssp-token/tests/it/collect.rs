@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// (tenant id, record id, last updated)
@@ -34,14 +35,28 @@ impl Home {
     }
 }
 
-fn collect(sb: &Sandbox, home: &Home, tenants: &Path, args: &[&str]) -> Output {
-    run(app_cmd(sb, "collect", &home.path("cache"))
-        .args(["--base-url", &sb.authority(), "--since", "60d"])
+/// `mssp-token collect` against the sandbox over `tenants` with the state folder `state`, the
+/// main app and a private cache, from 60 days back; `args` added.
+fn collect_cmd(sb: &Sandbox, home: &Home, tenants: &Path, state: &Path, args: &[&str]) -> Command {
+    let mut c = app_cmd(sb, "collect", &home.path("cache"));
+    c.args(["--base-url", &sb.authority(), "--since", "60d"])
         .arg("--tenants")
         .arg(tenants)
         .arg("--state")
-        .arg(home.path("state"))
-        .args(args))
+        .arg(state)
+        .args(args);
+    c
+}
+
+/// [`collect_cmd`] with the home's state folder, run to its end.
+fn collect(sb: &Sandbox, home: &Home, tenants: &Path, args: &[&str]) -> Output {
+    run(&mut collect_cmd(
+        sb,
+        home,
+        tenants,
+        &home.path("state"),
+        args,
+    ))
 }
 
 fn lines_of(text: &str) -> Vec<Value> {
@@ -472,15 +487,21 @@ fn shards_partition_the_tenants_exactly_and_their_reports_merge() {
     for k in 1..=3 {
         let shard_home = Home::new();
         let report = home.path(&format!("report-{k}.ndjson"));
-        let out = run(app_cmd(&sb, "collect", &home.path("cache"))
-            .args(["--base-url", &sb.authority(), "--since", "60d"])
-            .arg("--tenants")
-            .arg(&tenants)
-            .arg("--state")
-            .arg(shard_home.path("state"))
-            .arg("--report")
-            .arg(&report)
-            .args(["--source", "graph-alerts", "--shard", &format!("{k}/3")]));
+        let shard = format!("{k}/3");
+        let out = run(&mut collect_cmd(
+            &sb,
+            &home,
+            &tenants,
+            &shard_home.path("state"),
+            &[
+                "--report",
+                report.to_str().unwrap(),
+                "--source",
+                "graph-alerts",
+                "--shard",
+                &shard,
+            ],
+        ));
         assert_eq!(out.code, 0, "{}", out.stderr);
         let lines = lines_of(&out.stdout);
         total += lines.len();
@@ -620,18 +641,24 @@ fn killed_at_random_instants_while_alerts_change_nothing_is_lost_or_repeated() {
         // The alerts change between (and during) runs.
         let t = &picked[round % picked.len()];
         produced.extend(touch(&sb, t, 10, 30));
-        let mut child = app_cmd(&sb, "collect", &home.path("cache"))
-            .args(["--base-url", &sb.authority(), "--since", "60d"])
-            .arg("--tenants")
-            .arg(&tenants)
-            .arg("--state")
-            .arg(home.path("state"))
-            .args(["--source", "graph-alerts", "--page-size", "4", "--out"])
-            .arg(&out_file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = collect_cmd(
+            &sb,
+            &home,
+            &tenants,
+            &home.path("state"),
+            &[
+                "--source",
+                "graph-alerts",
+                "--page-size",
+                "4",
+                "--out",
+                out_file.to_str().unwrap(),
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
         let size_before = std::fs::metadata(&out_file).map(|m| m.len()).unwrap_or(0);
         std::thread::sleep(Duration::from_millis(2 + next(200)));
         if round % 3 == 1 {
@@ -777,14 +804,8 @@ fn one_run_per_state_folder_and_output_and_a_bad_state_is_named_with_the_fix() {
         .unwrap();
     held.lock().unwrap();
     let other_state = home.path("state-2");
-    let out = run(app_cmd(&sb, "collect", &home.path("cache"))
-        .env("MSSP_TOKEN_LOCK_WAIT_SECS", "1")
-        .args(["--base-url", &sb.authority(), "--since", "60d"])
-        .arg("--tenants")
-        .arg(&tenants)
-        .arg("--state")
-        .arg(&other_state)
-        .args(args));
+    let out = run(collect_cmd(&sb, &home, &tenants, &other_state, &args)
+        .env("MSSP_TOKEN_LOCK_WAIT_SECS", "1"));
     assert_eq!(out.code, 7, "{}", out.stderr);
     assert!(out.stderr.contains("another collect run"), "{}", out.stderr);
     drop(held);
@@ -797,13 +818,13 @@ fn one_run_per_state_folder_and_output_and_a_bad_state_is_named_with_the_fix() {
         let open = home.path("open-state");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let out = run(app_cmd(&sb, "collect", &home.path("cache"))
-            .args(["--base-url", &sb.authority()])
-            .arg("--tenants")
-            .arg(&tenants)
-            .arg("--state")
-            .arg(&open)
-            .args(["--source", "graph-alerts"]));
+        let out = run(&mut collect_cmd(
+            &sb,
+            &home,
+            &tenants,
+            &open,
+            &["--source", "graph-alerts"],
+        ));
         assert_eq!(out.code, 7, "{}", out.stderr);
         assert!(out.stderr.contains("chmod 700"), "{}", out.stderr);
         assert_eq!(out.stdout, "");

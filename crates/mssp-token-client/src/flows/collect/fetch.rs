@@ -178,7 +178,8 @@ impl SourcePages<'_> {
     }
 
     async fn send(&mut self, url: &Url) -> Result<crate::http::Response> {
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let token = self.tokens.get(self.http).await?;
             self.budget.take().await;
             let mut req = self
@@ -191,9 +192,10 @@ impl SourcePages<'_> {
             }
             crate::verbose!("GET {url}");
             let resp = self.http.send_with_retries(req).await?;
-            if resp.status == 401 && attempt == 0 {
+            if resp.status == 401 && !retried {
                 // An expired or revoked token: one new token, one more try.
                 self.tokens.forget();
+                retried = true;
                 continue;
             }
             if !(200..300).contains(&resp.status) {
@@ -201,7 +203,6 @@ impl SourcePages<'_> {
             }
             return Ok(resp);
         }
-        unreachable!("the loop returns on its second pass")
     }
 }
 

@@ -30,7 +30,7 @@ use super::fan_out;
 use super::partner::Partner;
 use crate::apis::{not_offered, ApiTarget};
 use crate::authority::{parse_client_id, Authority, Cloud, Tenant};
-use crate::credentials::{secret, Credential};
+use crate::credentials::Credential;
 use crate::entra::discovery;
 use crate::error::{at, fail, usage, Exit};
 use crate::http::Http;
@@ -102,23 +102,9 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
     let s = e.settings.or(&common.settings).or(defaults);
     let here = format!("{}:{}:", common.shown, e.line);
     let tenant = Tenant::parse(&e.tenant).map_err(|err| at(&format!("{here} tenant"), err))?;
-    if let (Some(p), Some(asked)) = (&common.partner, &s.client_id) {
-        if !p.client_id.eq_ignore_ascii_case(asked) {
-            return Err(usage(format!(
-                "{here} client_id '{asked}' is not the partner profile's app ({}): a partner refresh token works only with the app it was issued to; remove client_id (the profile's app is used)",
-                p.client_id
-            )));
-        }
-    }
     let (cloud, authority) = match &common.partner {
         Some(p) => {
-            if s.cloud.is_some_and(|c| c != p.cloud) {
-                return Err(usage(format!(
-                    "{here} cloud = \"{}\", but the partner session is in the {} cloud (GDAP reaches customers in the partner's cloud); remove cloud",
-                    s.cloud.map(Cloud::name).unwrap_or_default(),
-                    p.cloud.name()
-                )));
-            }
+            p.check_entry(&s, &here)?;
             (p.cloud, p.authority(tenant)?)
         }
         None => {
@@ -128,6 +114,11 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
                 Authority::new(cloud, common.authority.as_deref(), tenant)?,
             )
         }
+    };
+    // The partner's credential is the profile's; the file's applies to app-only tokens.
+    let credential = match &common.partner {
+        Some(_) => Credential::None,
+        None => s.credential(&common.credential, &here)?,
     };
     let mut sources = Vec::new();
     for &source in &common.sources {
@@ -159,23 +150,10 @@ fn plan(e: &Entry, defaults: &Settings, common: &Common) -> Result<Plan> {
                 })?;
                 let client_id = parse_client_id(client_id)
                     .map_err(|err| at(&format!("{here} client_id"), err))?;
-                let credential = match &s.client_secret_env {
-                    None => common.credential.clone(),
-                    Some(var) => match std::env::var(var) {
-                        Ok(v) if !v.trim().is_empty() => {
-                            Credential::Secret(secret::from_value(&v)?)
-                        }
-                        _ => {
-                            return Err(usage(format!(
-                                "{here} client_secret_env = \"{var}\" but that environment variable is not set"
-                            )))
-                        }
-                    },
-                };
                 let id = Identity {
                     authority: authority.clone(),
                     client_id,
-                    credential,
+                    credential: credential.clone(),
                     target,
                 };
                 super::app_only::check_app_only(&id).map_err(|err| at(&here, err))?;
@@ -341,7 +319,7 @@ async fn one(
         .unwrap_or_default();
     let error = match outcome {
         Some(Ok(())) => None,
-        Some(Err(e)) => Some(one_line(&e)),
+        Some(Err(e)) => Some(crate::error::one_line(&e)),
         None => {
             let why = format!(
                 "deadline of {} s (counted from the tenant's first request) passed; what was written stays, and the next run goes on from there (--deadline)",
@@ -438,7 +416,7 @@ async fn sources(
             Ok(()) => {}
             Err(e) => {
                 report.status = Status::Failed;
-                report.error = Some(one_line(&e));
+                report.error = Some(crate::error::one_line(&e));
             }
         }
         if let Ok(mut g) = progress.lock() {
@@ -598,18 +576,6 @@ fn claim(shared: &Shared, tenant_id: &str, p: &Plan) -> Result<()> {
             crate::authority::printable(tenant)
         ))),
     }
-}
-
-fn one_line(e: &anyhow::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    parts.extend(e.chain().skip(1).map(|c| c.to_string()));
-    let joined = parts.join(": ");
-    let lines: Vec<String> = joined
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect();
-    crate::redacted::scrub(&lines.join("; "))
 }
 
 /// The cause of a failure, for the summary: an AADSTS code, an HTTP status, the deadline, or

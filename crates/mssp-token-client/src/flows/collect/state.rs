@@ -125,8 +125,12 @@ impl StateDir {
     /// be read is an error naming it and the way out (that source fails, the others go on).
     pub fn load(&self, tenant_id: &str, source: Source) -> Result<Option<Saved>> {
         let path = self.path(tenant_id, source);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(None);
+        // Only a missing file means "no cursor yet": any other trouble is an error (starting
+        // again from --since would write records twice).
+        if let Err(e) = std::fs::symlink_metadata(&path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Ok(None);
+            }
         }
         let bytes = paths::read_regular(&path)?;
         let bad = |why: &str| {
